@@ -1,0 +1,1 @@
+"""Encoder backends, one file each; see ``embedder.registry`` for how specs map onto them."""

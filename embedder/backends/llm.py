@@ -1,0 +1,87 @@
+"""The paper's embedder: a decoder LLM, EOS appended, last-token pooling, L2-normalised."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..batching import length_sorted_batches, pad_batch, tokenize_with_eos
+from ..loading import (DEFAULT_MODEL_NAME, adapter_fingerprint, load_backbone, load_tokenizer, pick_device,
+                       pick_dtype, resolve_model)
+from ..pooling import last_token_pool
+from ..prompts import get_template
+from ..protocol import check_texts, l2_normalize
+from ..settings import EmbedderConfig
+
+log = logging.getLogger(__name__)
+
+
+class LLMEncoder:
+    """Encoder over any Hugging Face causal LM (the packaged SmolLM2-135M by default)."""
+
+    def __init__(self, config: EmbedderConfig = EmbedderConfig(), *, show_progress: bool | None = None):
+        self.config = config
+        self.template = get_template(config.template)
+        self.show_progress = show_progress
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.device = pick_device(config.device)
+        model_dir = resolve_model(config.model)
+        self.tokenizer = load_tokenizer(model_dir)
+        self.model = load_backbone(model_dir, dtype=pick_dtype(config.dtype, self.device),
+                                   num_layers=config.num_layers, adapter=config.adapter)
+        self.model.to(self.device).eval()
+        self.dim = int(self.model.config.hidden_size)
+        self.name = self._describe()
+        self.last_truncated = 0
+
+    def _describe(self) -> str:
+        config = self.config
+        base = DEFAULT_MODEL_NAME if config.model is None else Path(config.model).name or config.model
+        parts = [base, config.template]
+        if config.num_layers:
+            parts.append(f"L{config.num_layers}")
+        if config.adapter:
+            parts.append(f"lora-{adapter_fingerprint(config.adapter)}")
+        return "llm:" + "/".join(parts)
+
+    def encode_queries(self, texts: list[str], instruction: str) -> np.ndarray:
+        texts = check_texts(texts)
+        return self.encode_raw([self.template.format_query(instruction, t) for t in texts])
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        texts = check_texts(texts)
+        return self.encode_raw([self.template.format_document(t) for t in texts])
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Token counts as the encoder will see them (EOS included, before truncation)."""
+        ids = self.tokenizer(list(texts), add_special_tokens=True)["input_ids"]
+        return [len(row) + 1 for row in ids]
+
+    @torch.inference_mode()
+    def encode_raw(self, texts: list[str]) -> np.ndarray:
+        """Encode already-formatted texts: batches sorted by length, results in input order."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        ids, self.last_truncated = tokenize_with_eos(self.tokenizer, texts, self.config.max_length)
+        if self.last_truncated:
+            log.warning("%d of %d texts exceeded max_length=%d tokens and were truncated",
+                        self.last_truncated, len(texts), self.config.max_length)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        show = self.show_progress if self.show_progress is not None else len(texts) > 4 * self.config.batch_size
+        with tqdm(total=len(texts), desc="encoding", unit="text", disable=not show) as bar:
+            for batch in length_sorted_batches([len(r) for r in ids], self.config.batch_size):
+                inputs = pad_batch([ids[i] for i in batch], self.tokenizer.pad_token_id)
+                out[batch] = self.forward(inputs)
+                bar.update(len(batch))
+        return out
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
+        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        hidden = self.model(**inputs).last_hidden_state
+        pooled = last_token_pool(hidden, inputs["attention_mask"]).float().cpu().numpy()
+        return l2_normalize(pooled)

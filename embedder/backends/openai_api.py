@@ -1,0 +1,75 @@
+"""OpenAI embeddings and any OpenAI-compatible endpoint (``e5 serve``, vLLM, ...) via the ``openai`` client."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..prompts import format_query
+from ..protocol import check_texts, l2_normalize
+
+INSTRUCTION_MODES = ("none", "field", "prefix")
+
+
+class OpenAIEncoder:
+    """Remote embeddings. Retries with exponential backoff on 429/5xx/timeouts are the
+    ``openai`` client's own (``max_retries``).
+
+    ``instruction_mode`` says how a query instruction reaches the server: ``none`` (OpenAI's
+    models take none), ``field`` (an ``instruction`` field, understood by ``e5 serve``) or
+    ``prefix`` (the paper's ``Instruct: ...\\nQuery: ...`` text, for servers that embed raw text).
+    """
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+                 dimensions: int | None = None, batch_size: int = 256, timeout: float = 60.0,
+                 max_retries: int = 5, instruction_mode: str | None = None):
+        from openai import OpenAI
+
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        api_key = api_key or os.environ.get("OPENAI_API_KEY")
+        if not api_key:
+            if base_url is None:
+                raise ValueError(
+                    f"openai:{model} needs an API key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)"
+                )
+            api_key = "not-needed"  # local OpenAI-compatible servers usually ignore it
+        mode = instruction_mode or ("field" if base_url else "none")
+        if mode not in INSTRUCTION_MODES:
+            raise ValueError(f"instruction_mode must be one of {INSTRUCTION_MODES}, got {mode!r}")
+        self.client = OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        self.model, self.dimensions, self.batch_size, self.instruction_mode = model, dimensions, batch_size, mode
+        self.name = f"openai:{model}" + (f"@{dimensions}" if dimensions else "")
+        self.usage_tokens = 0
+        self._dim: int | None = dimensions
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:  # ask once: the only way to learn an endpoint's width
+            self._dim = int(self.encode_documents(["dimension probe"]).shape[1])
+        return self._dim
+
+    def encode_queries(self, texts: list[str], instruction: str) -> np.ndarray:
+        texts = check_texts(texts)
+        if self.instruction_mode == "prefix":
+            return self._encode([format_query(instruction, t) for t in texts])
+        extra = {"instruction": instruction} if self.instruction_mode == "field" else None
+        return self._encode(texts, extra)
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        return self._encode(check_texts(texts))
+
+    def _encode(self, texts: list[str], extra_body: dict | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dim or 0), dtype=np.float32)
+        chunks = []
+        for start in range(0, len(texts), self.batch_size):
+            kwargs = {"dimensions": self.dimensions} if self.dimensions else {}
+            response = self.client.embeddings.create(
+                model=self.model, input=texts[start : start + self.batch_size], extra_body=extra_body, **kwargs
+            )
+            self.usage_tokens += response.usage.prompt_tokens if response.usage else 0
+            chunks.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
+        vectors = l2_normalize(np.asarray(chunks, dtype=np.float32))
+        self._dim = vectors.shape[1]
+        return vectors

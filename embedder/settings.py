@@ -1,0 +1,56 @@
+"""Where the project keeps its data, and the embedder's typed configuration."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+def e5_home() -> Path:
+    """Data folder for collections, caches and results: ``$E5_HOME`` or ``~/.local/share/e5``."""
+    root = os.environ.get("E5_HOME") or Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / "e5"
+    path = Path(root).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir(*parts: str) -> Path:
+    """A sub-folder of ``$E5_HOME/cache``, created on demand."""
+    path = e5_home().joinpath("cache", *parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """Everything that determines how the LLM embedder turns text into vectors.
+
+    ``model`` is an HF id or local folder (``None``: the packaged SmolLM2-135M-Instruct).
+    ``num_layers`` keeps only the first K transformer layers (a speed/quality lever).
+    """
+
+    model: str | None = None
+    adapter: str | None = None
+    template: str = "paper"
+    max_length: int = 512
+    batch_size: int = 16
+    device: str = "auto"
+    dtype: str = "auto"
+    threads: int | None = None
+    num_layers: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_length < 2:
+            raise ValueError(f"max_length must be at least 2 (text + EOS), got {self.max_length}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        if self.device not in {"auto", "cpu", "cuda", "mps"} and not self.device.startswith("cuda:"):
+            raise ValueError(f"device must be auto, cpu, cuda[:N] or mps, got {self.device!r}")
+        if self.dtype not in {"auto", "float32", "bfloat16", "float16"}:
+            raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
+        if self.num_layers is not None and self.num_layers < 1:
+            raise ValueError(f"num_layers must be positive, got {self.num_layers}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
