@@ -95,5 +95,5 @@ def chat_routes(chat_model: str | None):
 
 
 # Commands of the other packages, each registering its own on this app.
-for _module in ("rag.cli", "trainer.cli", "embedder.evaluation.cli"):
+for _module in ("rag.cli", "trainer.cli", "trainer.synth.cli", "embedder.evaluation.cli"):
     importlib.import_module(_module).register(app)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .settings import cache_dir
+from .settings import model_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def default_gguf_path() -> Path:
 
 def default_model_dir() -> Path:
     """The default model as a plain transformers folder, dequantised from GGUF once and cached."""
-    target = cache_dir("models") / DEFAULT_MODEL_NAME
+    target = model_cache_dir() / DEFAULT_MODEL_NAME
     if (target / "model.safetensors").is_file():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer

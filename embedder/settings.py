@@ -22,6 +22,19 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
+def model_cache_dir() -> Path:
+    """Where dequantised default weights live: ``$E5_MODEL_CACHE`` or ``$E5_HOME/cache/models``.
+
+    Separate from the data folder so that tests with a throw-away ``E5_HOME`` reuse the weights.
+    """
+    override = os.environ.get("E5_MODEL_CACHE")
+    if not override:
+        return cache_dir("models")
+    path = Path(override).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @dataclass(frozen=True)
 class EmbedderConfig:
     """Everything that determines how the LLM embedder turns text into vectors.
