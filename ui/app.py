@@ -1,0 +1,34 @@
+"""The e5 app: ``streamlit run ui/app.py`` (``make app`` builds the demo collection first).
+
+Each page calls the same library functions as the ``e5`` CLI; the app itself holds no model,
+index or database code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Streamlit puts only ui/ on sys.path; the pages import the project's packages from the checkout root.
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import streamlit as st
+
+from ui.session import settings
+
+st.set_page_config(page_title="e5: search your files", page_icon=":material/manage_search:", layout="wide")
+
+PAGES = [
+    st.Page("pages/search.py", title="Search", icon=":material/search:", default=True),
+    st.Page("pages/index.py", title="Index", icon=":material/folder_open:"),
+    st.Page("pages/ask.py", title="Ask", icon=":material/forum:"),
+    st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+]
+
+page = st.navigation(PAGES)
+st.sidebar.caption(f"Embedder for new collections: `{settings().model}`")
+page.run()

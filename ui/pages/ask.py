@@ -1,0 +1,5 @@
+"""ask page (wired when its library lands)."""
+
+import streamlit as st
+
+st.title("Ask")

@@ -1,0 +1,5 @@
+"""benchmarks page (wired when its library lands)."""
+
+import streamlit as st
+
+st.title("Benchmarks")

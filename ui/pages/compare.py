@@ -1,0 +1,5 @@
+"""compare page (wired when its library lands)."""
+
+import streamlit as st
+
+st.title("Compare")

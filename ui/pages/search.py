@@ -1,0 +1,5 @@
+"""search page (wired when its library lands)."""
+
+import streamlit as st
+
+st.title("Search")

@@ -1,0 +1,37 @@
+"""Widgets and helpers shared by the pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from embedder.instructions import DEFAULT_TASK, TASKS
+
+log = logging.getLogger(__name__)
+CUSTOM = "custom…"
+
+
+@contextmanager
+def readable_errors(action: str) -> Iterator[None]:
+    """Show a failure inside the block as one readable message (the traceback goes to the log only)."""
+    try:
+        yield
+    except Exception as err:  # the page must survive any failure and say what went wrong
+        log.exception("%s failed", action)
+        message = str(err) or type(err).__name__
+        st.error(f"{action} failed: {message}", icon=":material/error:")
+
+
+def instruction_picker(key: str, default_task: str = DEFAULT_TASK) -> str:
+    """A preset task instruction (the paper's, per task) or one written by the user; applied to queries only."""
+    options = [*TASKS, CUSTOM]
+    task = st.selectbox("Task instruction", options, index=options.index(default_task), key=f"{key}_task",
+                        help="Prepended to the query only (documents are encoded without instruction).")
+    if task == CUSTOM:
+        return st.text_input("Your instruction", key=f"{key}_custom",
+                             placeholder="Given a question, retrieve passages that answer it").strip()
+    st.caption(f"Instruct: {TASKS[task]}")
+    return TASKS[task]
