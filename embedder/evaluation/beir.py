@@ -1,0 +1,175 @@
+"""BEIR-format datasets on disk: loading with validation, seeded subsets, and encoder evaluation.
+
+A BEIR folder holds ``corpus.jsonl`` (``_id``, ``title``, ``text``), ``queries.jsonl`` (``_id``,
+``text``) and ``qrels/<split>.tsv`` (header ``query-id corpus-id score``). Only the queries judged in
+the split's qrels are evaluated (SciFact's ``queries.jsonl`` holds every split's queries).
+
+    >>> data = subset(load_beir("shared/data/scifact"), max_queries=50, max_docs=500)
+    >>> evaluate_encoder(load_encoder("minilm"), data)["ndcg_at_10"]
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+
+from ..instructions import WEB_SEARCH, instruction_for
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total), e.g. for a UI progress bar
+
+
+@dataclass(frozen=True)
+class BeirDataset:
+    """One split of a BEIR dataset. ``corpus`` maps doc id to ``(title, text)``; ``qrels`` maps
+    query id to ``{doc id: graded relevance}``; ``subset`` describes how it was cut down, if it was."""
+
+    name: str
+    split: str
+    corpus: dict[str, tuple[str, str]]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+    subset: str | None = None
+    dropped_qrels: int = field(default=0, compare=False)
+
+    @property
+    def is_subset(self) -> bool:
+        return self.subset is not None
+
+    @property
+    def label(self) -> str:
+        """Name for tables: ``scifact`` or ``scifact [subset 100q/1000d seed 0]``."""
+        return f"{self.name} [subset {self.subset}]" if self.subset else self.name
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Content hash of the corpus in its order (the document-embedding cache key)."""
+        digest = hashlib.sha256()
+        for doc_id, (title, text) in self.corpus.items():
+            digest.update(json.dumps([doc_id, title, text]).encode())
+        return digest.hexdigest()[:16]
+
+    def document_texts(self) -> list[str]:
+        """Documents as encoded by dense models: ``title text`` (BEIR's convention), no instruction."""
+        return [f"{title} {text}".strip() for title, text in self.corpus.values()]
+
+    def default_instruction(self) -> str:
+        """The paper's instruction for this dataset (by folder name), else the web-search one."""
+        try:
+            return instruction_for(self.name)
+        except ValueError:
+            return WEB_SEARCH
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Rows of a JSON-lines file, with the line number in any parse error."""
+    rows = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+            if "_id" not in rows[-1]:
+                raise ValueError(f"{path}:{number}: row has no '_id' field")
+    return rows
+
+
+def read_qrels(path: Path) -> list[tuple[str, str, int]]:
+    """``(query id, doc id, score)`` rows of a qrels TSV (header row skipped)."""
+    rows = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.reader(handle, delimiter="\t"), 1):
+            if number == 1 and row and row[0] == "query-id":
+                continue
+            if len(row) != 3:
+                raise ValueError(f"{path}:{number}: expected 3 tab-separated columns, got {len(row)}")
+            try:
+                rows.append((row[0], row[1], int(row[2])))
+            except ValueError:
+                raise ValueError(f"{path}:{number}: score {row[2]!r} is not an integer") from None
+    return rows
+
+
+def required_file(folder: Path, relative: str) -> Path:
+    path = folder / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} is not a BEIR folder: {relative} is missing")
+    return path
+
+
+def load_beir(path: str | Path, split: str = "test") -> BeirDataset:
+    """Load one split of a BEIR folder. Qrels rows naming unknown queries or documents are dropped,
+    counted in ``dropped_qrels`` and logged (real ArguAna has five)."""
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"BEIR folder {folder} does not exist")
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        found = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+        raise FileNotFoundError(f"{folder} has no qrels/{split}.tsv (splits found: {', '.join(found) or 'none'})")
+    corpus = {str(r["_id"]): (r.get("title") or "", r.get("text") or "")
+              for r in read_jsonl(required_file(folder, "corpus.jsonl"))}
+    empty = [doc_id for doc_id, (title, text) in corpus.items() if not f"{title}{text}".strip()]
+    for doc_id in empty:
+        del corpus[doc_id]
+    all_queries = {str(r["_id"]): r.get("text") or "" for r in read_jsonl(required_file(folder, "queries.jsonl"))}
+    qrels: dict[str, dict[str, int]] = {}
+    dropped = 0
+    for query_id, doc_id, score in read_qrels(qrels_path):
+        if query_id not in all_queries or doc_id not in corpus:
+            dropped += 1
+            continue
+        qrels.setdefault(query_id, {})[doc_id] = score
+    if empty or dropped:
+        log.warning("%s: skipped %d empty documents and %d qrels rows naming unknown queries/documents",
+                    folder.name, len(empty), dropped)
+    if not qrels:
+        raise ValueError(f"{qrels_path} has no usable judgements")
+    queries = {query_id: all_queries[query_id] for query_id in qrels}
+    return BeirDataset(folder.name, split, corpus, queries, qrels, dropped_qrels=dropped)
+
+
+def subset(dataset: BeirDataset, max_queries: int | None = None, max_docs: int | None = None,
+           seed: int = 0) -> BeirDataset:
+    """A seeded random subset: ``max_queries`` judged queries, every document relevant to them, and
+    random other documents up to ``max_docs`` (more if the relevant ones alone exceed it)."""
+    if max_queries is None and max_docs is None:
+        return dataset
+    for knob, value in (("max_queries", max_queries), ("max_docs", max_docs)):
+        if value is not None and value < 1:
+            raise ValueError(f"{knob} must be positive, got {value}")
+    rng = random.Random(seed)
+    query_ids = sorted(dataset.queries)
+    if max_queries is not None and max_queries < len(query_ids):
+        query_ids = sorted(rng.sample(query_ids, max_queries))
+    relevant = {doc_id for q in query_ids for doc_id in dataset.qrels[q]}
+    others = sorted(set(dataset.corpus) - relevant)
+    room = len(others) if max_docs is None else max(0, max_docs - len(relevant))
+    keep = relevant | set(rng.sample(others, min(room, len(others))))
+    corpus = {doc_id: doc for doc_id, doc in dataset.corpus.items() if doc_id in keep}
+    description = f"{len(query_ids)}q/{len(corpus)}d seed {seed}"
+    return replace(dataset, corpus=corpus, queries={q: dataset.queries[q] for q in query_ids},
+                   qrels={q: dataset.qrels[q] for q in query_ids}, subset=description)
+
+
+def evaluate_encoder(encoder, dataset: BeirDataset, instruction: str | None = None, batch_size: int = 256,
+                     cache: bool = True, progress: Progress | None = None) -> dict[str, float]:
+    """nDCG@10, Recall@100, MRR@10, MAP@100 (and a few more) of an ``Encoder`` or a ``Retriever``
+    (e.g. BM25) on a dataset, following BEIR's conventions."""
+    from .metrics import evaluate_run
+    from .retrieval import as_retriever
+
+    retriever = as_retriever(encoder, batch_size=batch_size, cache=cache, progress=progress)
+    run = retriever.search(dataset, instruction or dataset.default_instruction())
+    return evaluate_run(dataset.qrels, run)
