@@ -7,6 +7,7 @@ with it; otherwise as documents. Errors use OpenAI's ``{"error": {...}}`` shape.
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 
@@ -58,8 +59,10 @@ def create_app(encoder: Encoder, *, model_name: str | None = None, limits: Limit
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, err: RequestValidationError):
         first = err.errors()[0]
-        param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        return JSONResponse(error_body(f"invalid request: {first.get('msg')}", param=param), status_code=400)
+        location = [str(part) for part in first.get("loc", ())[1:]]
+        param = location[0] if location else None
+        message = f"invalid '{'.'.join(location)}': {first.get('msg')}" if location else "invalid JSON body"
+        return JSONResponse(error_body(message, param=param), status_code=400)
 
     @app.get("/v1/models")
     def list_models():
@@ -80,7 +83,8 @@ def create_app(encoder: Encoder, *, model_name: str | None = None, limits: Limit
         return {
             "object": "list",
             "model": served_name,
-            "data": [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vectors)],
+            "data": [{"object": "embedding", "index": i, "embedding": serialise(v, body.encoding_format)}
+                     for i, v in enumerate(vectors)],
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
 
@@ -91,8 +95,8 @@ def create_app(encoder: Encoder, *, model_name: str | None = None, limits: Limit
 
 
 def validate_inputs(texts: list[str], body: EmbeddingRequest, encoder: Encoder, limits: Limits) -> None:
-    if body.encoding_format != "float":
-        raise APIError(400, "only encoding_format='float' is supported", param="encoding_format")
+    if body.encoding_format not in ("float", "base64"):
+        raise APIError(400, "encoding_format must be 'float' or 'base64'", param="encoding_format")
     if not texts:
         raise APIError(400, "'input' must not be empty", param="input")
     if len(texts) > limits.max_inputs:
@@ -107,6 +111,13 @@ def validate_inputs(texts: list[str], body: EmbeddingRequest, encoder: Encoder, 
                        param="input", code="input_too_long")
     if body.dimensions and body.dimensions > encoder.dim:
         raise APIError(400, f"dimensions={body.dimensions} exceeds the model's {encoder.dim}", param="dimensions")
+
+
+def serialise(vector: np.ndarray, encoding_format: str) -> list[float] | str:
+    """A list of floats, or (what the ``openai`` client asks for) base64 of little-endian float32."""
+    if encoding_format == "base64":
+        return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
+    return vector.tolist()
 
 
 def count_tokens(encoder: Encoder, texts: list[str]) -> int:

@@ -1,0 +1,5 @@
+"""``python -m embedder`` is the ``e5`` command."""
+
+from .cli import app
+
+app()

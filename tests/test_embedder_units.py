@@ -1,0 +1,90 @@
+"""Pure pieces of the embedder: pooling, instruction formatting, templates, batching, input checks."""
+
+import numpy as np
+import pytest
+import torch
+
+from embedder.batching import length_sorted_batches, pad_batch
+from embedder.instructions import BEIR, instruction_for
+from embedder.pooling import last_token_pool
+from embedder.prompts import format_query, get_template
+from embedder.protocol import check_texts, l2_normalize
+
+HIDDEN = torch.arange(2 * 4 * 3, dtype=torch.float32).view(2, 4, 3)
+
+
+def test_last_token_pool_right_padding():
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
+    assert torch.equal(last_token_pool(HIDDEN, mask), torch.stack([HIDDEN[0, 2], HIDDEN[1, 1]]))
+
+
+def test_last_token_pool_left_padding():
+    mask = torch.tensor([[0, 1, 1, 1], [0, 0, 1, 1]])
+    assert torch.equal(last_token_pool(HIDDEN, mask), torch.stack([HIDDEN[0, 3], HIDDEN[1, 3]]))
+
+
+def test_last_token_pool_all_padding_row_is_zero():
+    mask = torch.tensor([[1, 1, 1, 1], [0, 0, 0, 0]])
+    pooled = last_token_pool(HIDDEN, mask)
+    assert torch.equal(pooled[0], HIDDEN[0, 3])
+    assert torch.equal(pooled[1], torch.zeros(3))
+
+
+def test_format_query_exact_string():
+    assert format_query("Retrieve parallel sentences.", "Guten Tag") == (
+        "Instruct: Retrieve parallel sentences.\nQuery: Guten Tag"
+    )
+
+
+def test_paper_template_matches_format_query_and_leaves_documents_bare():
+    paper = get_template("paper")
+    assert paper.format_query("Find it", "q") == format_query("Find it", "q")
+    assert paper.format_document("a document") == "a document"
+
+
+def test_prompteol_template_wraps_documents():
+    assert get_template("prompteol").format_document("x") == 'This sentence : "x" means in one word:"'
+
+
+def test_unknown_template_names_the_valid_ones():
+    with pytest.raises(ValueError, match="paper"):
+        get_template("nope")
+
+
+def test_instruction_for_paper_tasks():
+    assert instruction_for("SciFact") == BEIR["scifact"]
+    assert instruction_for("cqadupstack-android") == BEIR["cqadupstack"]
+    assert instruction_for("sts") == "Retrieve semantically similar text."
+    assert instruction_for("bitext") == "Retrieve parallel sentences."
+    with pytest.raises(ValueError, match="known tasks"):
+        instruction_for("no-such-task")
+
+
+def test_pad_batch_both_sides():
+    right = pad_batch([[5, 6, 7], [8]], pad_id=0)
+    assert right["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert right["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    left = pad_batch([[5, 6, 7], [8]], pad_id=0, side="left")
+    assert left["input_ids"].tolist() == [[5, 6, 7], [0, 0, 8]]
+    assert left["attention_mask"].tolist() == [[1, 1, 1], [0, 0, 1]]
+
+
+def test_length_sorted_batches_cover_every_index_once_longest_first():
+    batches = list(length_sorted_batches([3, 9, 1, 7, 5], batch_size=2))
+    assert batches == [[1, 3], [4, 0], [2]]
+
+
+@pytest.mark.parametrize(
+    ("texts", "error", "message"),
+    [("a string", TypeError, "single string"), (["ok", 3], TypeError, "index 1 is int"),
+     (["ok", "  "], ValueError, "index 1 is empty"), (None, TypeError, "NoneType")],
+)
+def test_check_texts_names_the_problem(texts, error, message):
+    with pytest.raises(error, match=message):
+        check_texts(texts)
+
+
+def test_l2_normalize_unit_rows_and_zero_rows():
+    out = l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, [[0.6, 0.8], [0.0, 0.0]])
