@@ -21,14 +21,13 @@ from ui.session import settings
 st.set_page_config(page_title="e5: search your files", page_icon=":material/manage_search:", layout="wide")
 
 PAGES = [
-    st.Page("pages/search.py", title="Search", icon=":material/search:", default=True),
-    st.Page("pages/index.py", title="Index", icon=":material/folder_open:"),
-    st.Page("pages/ask.py", title="Ask", icon=":material/forum:"),
-    st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
-    st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+    st.Page("views/search.py", title="Search", icon=":material/search:", default=True),
+    st.Page("views/index.py", title="Index", icon=":material/folder_open:"),
+    st.Page("views/ask.py", title="Ask", icon=":material/forum:"),
+    st.Page("views/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
+    st.Page("views/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("views/settings.py", title="Settings", icon=":material/settings:"),
 ]
 
-page = st.navigation(PAGES)
-st.sidebar.caption(f"Embedder for new collections: `{settings().model}`")
-page.run()
+st.navigation(PAGES).run()
+st.sidebar.caption(f"Embedder for new collections: `{settings().model}`")  # after the page: it may change it

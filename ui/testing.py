@@ -1,0 +1,111 @@
+"""Driving the app in tests and for screenshots: ``AppTest`` pages, a real ``streamlit run`` server on
+127.0.0.1, and Debian's Chromium through Playwright (its own browser download does not work offline)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+APP = Path(__file__).with_name("app.py")
+CHROMIUM = os.environ.get("E5_CHROMIUM", "/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps dialling hosts this sandbox cannot reach.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def app_test(page: str | None = None, timeout: float = 60):
+    """An ``AppTest`` of the app, run once and switched to ``views/<page>.py`` when given."""
+    from streamlit.testing.v1 import AppTest
+
+    test = AppTest.from_file(str(APP), default_timeout=timeout).run()
+    if page:
+        test.switch_page(f"views/{page}.py").run()
+    return test
+
+
+def browser_missing() -> str | None:
+    """Why the browser test cannot run here, or ``None`` when it can."""
+    if not Path(CHROMIUM).is_file():
+        return f"Chromium not found at {CHROMIUM} (Debian: apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install playwright)"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(env: dict[str, str], timeout: float = 60) -> Iterator[str]:
+    """``streamlit run ui/app.py`` on a free loopback port; yields its URL, stops it afterwards."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(port),
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe would block the server
+        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                                   cwd=APP.parents[1])
+        try:
+            wait_healthy(url, process, log, timeout)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_healthy(url: str, process: subprocess.Popen, log, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"streamlit exited early: {log.read().decode(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"streamlit did not answer at {url} within {timeout:.0f}s")
+
+
+@contextmanager
+def chromium_page(width: int = 1280, height: int = 900) -> Iterator[object]:
+    """A Playwright page in headless Debian Chromium with a throw-away profile."""
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="e5-chromium-")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+            viewport={"width": width, "height": height})
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_idle(page, timeout_ms: float = 60_000) -> None:
+    """Wait until the app's script run has finished (Streamlit marks it on the root element) and the
+    widget code the page needed has loaded (it is fetched lazily)."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+    page.wait_for_load_state("networkidle", timeout=timeout_ms)
