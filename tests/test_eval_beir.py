@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from embedder.evaluation.beir import evaluate_encoder, load_beir, subset
+from embedder.evaluation.beir import BeirDataset, evaluate_encoder, load_beir, save_beir, subset
 from embedder.evaluation.bm25 import BM25Retriever
 from embedder.evaluation.metrics import evaluate_run
 from embedder.evaluation.retrieval import DenseRetriever
@@ -20,26 +20,19 @@ DOCS = {
     "d4": ("Tides", "ocean tides are caused by the gravity of the moon"),
     "q1": ("", "why do penguins not fly"),  # a query that is also a document, as in ArguAna
 }
-QUERIES = {"q1": "why do penguins not fly", "q2": "what causes ocean tides", "q3": "never judged"}
-QRELS = [("q1", "d1", 1), ("q2", "d4", 1), ("q2", "d9", 1)]  # d9 is not in the corpus
-
-
-def write_beir(folder: Path, docs=DOCS, queries=QUERIES, qrels=QRELS, split="test") -> Path:
-    (folder / "qrels").mkdir(parents=True)
-    with (folder / "corpus.jsonl").open("w") as out:
-        for doc_id, (title, text) in docs.items():
-            out.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
-    with (folder / "queries.jsonl").open("w") as out:
-        for query_id, text in queries.items():
-            out.write(json.dumps({"_id": query_id, "text": text}) + "\n")
-    rows = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q, d, s in qrels]
-    (folder / "qrels" / f"{split}.tsv").write_text("\n".join(rows) + "\n")
-    return folder
+TINY = BeirDataset("tiny", "test", DOCS, {"q1": "why do penguins not fly", "q2": "what causes ocean tides"},
+                   {"q1": {"d1": 1}, "q2": {"d4": 1}})
 
 
 @pytest.fixture
 def tiny_beir(tmp_path) -> Path:
-    return write_beir(tmp_path / "tiny")
+    """The tiny dataset on disk, plus an unjudged query and a qrels row naming an unknown document."""
+    folder = save_beir(TINY, tmp_path / "tiny")
+    with (folder / "queries.jsonl").open("a") as out:
+        out.write(json.dumps({"_id": "q3", "text": "never judged"}) + "\n")
+    with (folder / "qrels" / "test.tsv").open("a") as out:
+        out.write("q2\td9\t1\n")
+    return folder
 
 
 def test_metrics_match_hand_computed_values():
@@ -72,7 +65,7 @@ def test_load_beir_validates_and_counts_dropped_qrels(tiny_beir, caplog):
     data = load_beir(tiny_beir)
     assert (data.name, data.split, data.dropped_qrels, data.is_subset) == ("tiny", "test", 1, False)
     assert sorted(data.queries) == ["q1", "q2"]  # q3 has no judgements in this split
-    assert data.qrels == {"q1": {"d1": 1}, "q2": {"d4": 1}}
+    assert data.qrels == TINY.qrels and data.corpus == TINY.corpus
     assert "1 qrels rows" in caplog.text
     assert data.document_texts()[0] == "Penguins penguins are flightless birds living in antarctica"
 
@@ -85,7 +78,7 @@ def test_load_beir_errors_name_the_problem(tiny_beir, tmp_path):
     (tiny_beir / "queries.jsonl").unlink()
     with pytest.raises(FileNotFoundError, match="queries.jsonl is missing"):
         load_beir(tiny_beir)
-    broken = write_beir(tmp_path / "broken")
+    broken = save_beir(TINY, tmp_path / "broken")
     with (broken / "corpus.jsonl").open("a") as out:
         out.write("{not json\n")
     with pytest.raises(ValueError, match=r"corpus.jsonl:6: not valid JSON"):

@@ -140,6 +140,22 @@ def load_beir(path: str | Path, split: str = "test") -> BeirDataset:
     return BeirDataset(folder.name, split, corpus, queries, qrels, dropped_qrels=dropped)
 
 
+def save_beir(dataset: BeirDataset, folder: str | Path) -> Path:
+    """Write a dataset (e.g. a subset) as a BEIR folder that ``load_beir`` and mteb can read."""
+    folder = Path(folder).expanduser()
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    with (folder / "corpus.jsonl").open("w", encoding="utf-8") as out:
+        for doc_id, (title, text) in dataset.corpus.items():
+            out.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
+    with (folder / "queries.jsonl").open("w", encoding="utf-8") as out:
+        for query_id, text in dataset.queries.items():
+            out.write(json.dumps({"_id": query_id, "text": text}) + "\n")
+    with (folder / "qrels" / f"{dataset.split}.tsv").open("w", encoding="utf-8") as out:
+        out.write("query-id\tcorpus-id\tscore\n")
+        out.writelines(f"{q}\t{d}\t{s}\n" for q, docs in dataset.qrels.items() for d, s in docs.items())
+    return folder
+
+
 def subset(dataset: BeirDataset, max_queries: int | None = None, max_docs: int | None = None,
            seed: int = 0) -> BeirDataset:
     """A seeded random subset: ``max_queries`` judged queries, every document relevant to them, and

@@ -1,7 +1,84 @@
-"""Commands of this package for the ``e5`` CLI (see ``embedder.cli``)."""
+"""``e5 bench ...``: BEIR, passkey and comparison benchmarks (see ``embedder.evaluation``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
 
 import typer
+
+bench = typer.Typer(no_args_is_help=True, help="Benchmarks: BEIR folders, personalized passkey, comparisons.")
+
+PathsArg = Annotated[list[Path], typer.Argument(help="BEIR folders (corpus.jsonl, queries.jsonl, qrels/)")]
+ModelsOpt = Annotated[list[str], typer.Option("--model", "-m", help="model spec (repeatable); `bm25` too")]
+SplitOpt = Annotated[str, typer.Option(help="qrels split to evaluate")]
+MaxQueriesOpt = Annotated[int | None, typer.Option(help="seeded subset: at most N judged queries")]
+MaxDocsOpt = Annotated[int | None, typer.Option(help="seeded subset: relevant docs + random others up to M")]
+SeedOpt = Annotated[int, typer.Option(help="subset seed")]
+InstructionOpt = Annotated[str | None, typer.Option(help="query instruction (default: the dataset's paper one)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
+    app.add_typer(bench, name="bench")
+
+
+def print_results(results, as_json: bool, title: str) -> None:
+    from rich.console import Console
+
+    from .report import results_table
+
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        Console().print(results_table(results, title=title))
+
+
+def run_or_fail(function, *args, **kwargs):
+    """Call a library function, turning user errors into a one-line message."""
+    from ..cli import fail
+
+    try:
+        return function(*args, **kwargs)
+    except (FileNotFoundError, ValueError, ImportError) as err:
+        fail(str(err))
+
+
+@bench.command("beir")
+def beir_command(paths: PathsArg, model: ModelsOpt = ["default"], split: SplitOpt = "test",  # noqa: B006
+                 max_queries: MaxQueriesOpt = None, max_docs: MaxDocsOpt = None, seed: SeedOpt = 0,
+                 instruction: InstructionOpt = None, as_json: JsonOpt = False,
+                 save: Annotated[bool, typer.Option(help="store results in the results database")] = True) -> None:
+    """nDCG@10, Recall@100, MRR@10 and MAP of each model on each BEIR folder."""
+    from .runner import run_beir
+
+    results = run_or_fail(run_beir, paths, model, split=split, max_queries=max_queries, max_docs=max_docs,
+                          seed=seed, instruction=instruction, save=save)
+    print_results(results, as_json, title=f"BEIR ({split})")
+
+
+@bench.command("results")
+def results_command(
+    kind: Annotated[str | None, typer.Option(help="beir or passkey")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="only this model name")] = None,
+    dataset: Annotated[str | None, typer.Option(help="only this dataset")] = None,
+    limit: Annotated[int | None, typer.Option(help="newest N results")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, json or markdown")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write the export here")] = None,
+) -> None:
+    """Show or export stored results (newest first)."""
+    from .report import export_results
+    from .results import ResultStore
+
+    results = ResultStore().query(kind=kind, model=model, dataset=dataset, limit=limit)
+    if fmt == "table":
+        print_results(results, False, title="stored results")
+        return
+    text = run_or_fail(export_results, results, fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {len(results)} results to {output}")
+    else:
+        typer.echo(text, nl=False)
