@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -35,3 +36,23 @@ def instruction_picker(key: str, default_task: str = DEFAULT_TASK) -> str:
                              placeholder="Given a question, retrieve passages that answer it").strip()
     st.caption(f"Instruct: {TASKS[task]}")
     return TASKS[task]
+
+
+class ProgressBar:
+    """A ``progress(stage, done, total)`` callback drawing a Streamlit progress bar with rate and ETA."""
+
+    def __init__(self, label: str):
+        self.bar = st.progress(0.0, text=label)
+        self.started = time.monotonic()
+        self.stage: str | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:  # each stage (model, dataset, documents/queries) has its own clock
+            self.stage, self.started = stage, time.monotonic()
+        fraction = min(done / total, 1.0) if total else 1.0
+        elapsed = time.monotonic() - self.started
+        eta = f", about {elapsed * (total - done) / done:.0f}s left" if 0 < done < total else ""
+        self.bar.progress(fraction, text=f"{stage}: {done:,}/{total:,}{eta}")
+
+    def done(self, text: str) -> None:
+        self.bar.progress(1.0, text=text)
