@@ -36,7 +36,7 @@ def test_run_beir_stores_labelled_results(tiny_folder, hash_encoder, store):
                        progress=lambda stage, done, total: seen.append(stage))
     assert [(r.model, r.dataset, r.subset) for r in results] == [
         ("bm25", "tiny", "1q/5d seed 0"), ("hash:256", "tiny", "1q/5d seed 0")]
-    assert "hash:256 on tiny [subset 1q/5d seed 0]: documents" in seen
+    assert "hash:256 on tiny [subset 1q/5d seed 0]: queries" in seen  # documents may come from the cache
     assert results[1].config["instruction"] == "Given a web search query, retrieve relevant passages that answer " \
                                               "the query"  # "tiny" is no paper dataset: the fallback
     stored = store.query(kind="beir")
