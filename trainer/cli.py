@@ -1,7 +1,47 @@
 """Commands of this package for the ``e5`` CLI (see ``embedder.cli``)."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
+    app.command("train")(train_command)
+
+
+def train_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help="training config (TOML), e.g. "
+                                         "trainer/configs/default-cpu.toml")],
+    output_dir: Annotated[str | None, typer.Option(help="where the adapter, checkpoint and log go")] = None,
+    model: Annotated[str | None, typer.Option(help="HF id or folder of the causal LM to adapt")] = None,
+    num_layers: Annotated[int | None, typer.Option(help="keep only the first K transformer layers")] = None,
+    template: Annotated[str | None, typer.Option(help="prompt template (paper, prompteol)")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="optimisation steps")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="pairs per step (per process)")] = None,
+    chunk_size: Annotated[int | None, typer.Option(help="GradCache chunk (0: off)")] = None,
+    lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda")] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Fine-tune a LoRA embedding adapter with InfoNCE; resumes from the output folder's checkpoint."""
+    from embedder.cli import fail
+    from trainer.config import load_config
+    from trainer.data import DataError
+    from trainer.train import train
+
+    if not config.is_file():
+        fail(f"config file {config} does not exist")
+    overrides = {"output_dir": output_dir, "model.model": model, "model.num_layers": num_layers,
+                 "model.template": template, "optim.max_steps": max_steps, "optim.batch_size": batch_size,
+                 "optim.chunk_size": chunk_size, "optim.lr": lr, "device": device, "seed": seed}
+    try:
+        settings = load_config(config, overrides)
+        result = train(settings)
+    except (DataError, FileNotFoundError, ValueError) as err:
+        fail(str(err))
+    typer.echo(f"adapter: {result.adapter_dir} ({result.steps} steps, final loss {result.final_loss:.4f}, "
+               f"{result.wall_seconds / 60:.1f} min)")

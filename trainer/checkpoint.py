@@ -1,0 +1,43 @@
+"""Checkpoints without pickle: LoRA weights and optimizer tensors as safetensors, the rest as JSON."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+STATE_FILE = "trainer_state.json"
+OPTIMIZER_FILE = "optimizer.safetensors"
+
+
+def save_checkpoint(folder: Path, model, optimizer, scheduler, step: int) -> None:
+    """Write adapter, optimizer and schedule state for ``step`` atomically (staging folder, then rename)."""
+    staging = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    state = optimizer.state_dict()
+    tensors = {f"{index}.{name}": value.contiguous() for index, slots in state["state"].items()
+               for name, value in slots.items()}
+    save_file(tensors, staging / OPTIMIZER_FILE)
+    meta = {"step": step, "param_groups": state["param_groups"], "scheduler": scheduler.state_dict()}
+    (staging / STATE_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+
+
+def load_checkpoint(folder: Path, model, optimizer, scheduler) -> int:
+    """Restore a checkpoint written by :func:`save_checkpoint`; returns the step to continue from."""
+    from peft import set_peft_model_state_dict
+
+    set_peft_model_state_dict(model, load_file(folder / "adapter_model.safetensors"))
+    meta = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+    slots: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in load_file(folder / OPTIMIZER_FILE).items():
+        index, name = key.split(".", 1)
+        slots.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
+    scheduler.load_state_dict(meta["scheduler"])
+    return int(meta["step"])

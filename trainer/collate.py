@@ -1,0 +1,68 @@
+"""Turning examples into padded token batches with the embedder's own templates and EOS handling."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from embedder.batching import pad_batch, tokenize_with_eos
+from embedder.prompts import PromptTemplate
+
+from .data import Example
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Padded queries and documents (positives first, then the hard negatives that exist)."""
+
+    queries: dict[str, torch.Tensor]
+    documents: dict[str, torch.Tensor]
+
+    @property
+    def size(self) -> int:
+        return int(self.queries["input_ids"].shape[0])
+
+    def to(self, device: torch.device) -> Batch:
+        move = lambda d: {k: v.to(device) for k, v in d.items()}
+        return Batch(move(self.queries), move(self.documents))
+
+
+class Collator:
+    """Formats texts with a prompt template, tokenises with an appended EOS, pads dynamically."""
+
+    def __init__(self, tokenizer, template: PromptTemplate, query_max_length: int, doc_max_length: int):
+        self.tokenizer = tokenizer
+        self.template = template
+        self.query_max_length = query_max_length
+        self.doc_max_length = doc_max_length
+
+    def __call__(self, examples: Sequence[Example]) -> Batch:
+        queries = [self.template.format_query(ex.instruction, ex.query) for ex in examples]
+        docs = [self.template.format_document(ex.positive) for ex in examples]
+        docs += [self.template.format_document(ex.negative) for ex in examples if ex.negative]
+        return Batch(self._pad(queries, self.query_max_length), self._pad(docs, self.doc_max_length))
+
+    def _pad(self, texts: list[str], max_length: int) -> dict[str, torch.Tensor]:
+        ids, _ = tokenize_with_eos(self.tokenizer, texts, max_length)
+        return pad_batch(ids, self.tokenizer.pad_token_id)
+
+
+def bucketed_batches(lengths: Sequence[int], batch_size: int, bucket_batches: int,
+                     seed: int) -> Iterator[list[int]]:
+    """Batches of similar-length examples (less padding), in a seeded random order.
+
+    Examples are cut into windows of ``bucket_batches * batch_size`` in their (already shuffled)
+    order, sorted by length inside each window, split into batches, then the batches shuffled.
+    A trailing partial batch is dropped (in-batch negatives want full batches).
+    """
+    rng = random.Random(seed)
+    window = max(1, bucket_batches) * batch_size
+    batches = []
+    for start in range(0, len(lengths), window):
+        order = sorted(range(start, min(start + window, len(lengths))), key=lambda i: lengths[i])
+        batches += [order[i : i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
+    rng.shuffle(batches)
+    yield from batches

@@ -1,0 +1,170 @@
+"""Typed training configuration: frozen dataclasses with defaults that run, read from TOML."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+SOURCE_KINDS = ("beir", "jsonl", "sts")
+LEAK_POLICIES = ("error", "drop")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One training data source.
+
+    ``kind``: ``beir`` (a BEIR folder's qrels split, BM25-mined hard negatives), ``jsonl``
+    (``{query, positive, negative?, instruction?|task?}`` lines, also ``e5 synth export``), or
+    ``sts`` (STS-B TSV; pairs scoring at least ``min_score`` become positives).
+    ``weight`` multiplies the source's size (0.5 keeps half, 2.0 repeats it twice).
+    ``task`` names the instruction (a known task or free text) when rows carry none.
+    """
+
+    kind: str
+    path: str
+    weight: float = 1.0
+    task: str | None = None
+    split: str = "train"
+    max_positives: int = 1
+    min_score: float = 4.0
+    holdout_queries: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOURCE_KINDS:
+            raise ValueError(f"data source kind must be one of {SOURCE_KINDS}, got {self.kind!r}")
+        if self.weight <= 0:
+            raise ValueError(f"weight of {self.path} must be positive, got {self.weight}")
+        if self.max_positives < 1:
+            raise ValueError(f"max_positives must be at least 1, got {self.max_positives}")
+
+
+@dataclass(frozen=True)
+class LeakConfig:
+    """Evaluation data that must not enter training: BEIR folders (their ``split`` queries and,
+    with ``documents``, judged documents) and STS files (both sentences of every pair).
+
+    BEIR train and test splits share one corpus by design, so ``documents = false`` is the
+    usual choice when training on a BEIR train split; queries are always checked.
+    """
+
+    beir: tuple[str, ...] = ()
+    split: str = "test"
+    documents: bool = True
+    sts: tuple[str, ...] = ()
+    policy: str = "error"
+
+    def __post_init__(self) -> None:
+        if self.policy not in LEAK_POLICIES:
+            raise ValueError(f"leak policy must be one of {LEAK_POLICIES}, got {self.policy!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Backbone, prompt template, lengths and LoRA settings."""
+
+    model: str | None = None
+    num_layers: int | None = None
+    template: str = "paper"
+    query_max_length: int = 512
+    doc_max_length: int = 512
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    lora_targets: tuple[str, ...] | str = "all-linear"
+    gradient_checkpointing: bool = True
+
+    def __post_init__(self) -> None:
+        if min(self.query_max_length, self.doc_max_length) < 2:
+            raise ValueError("max lengths must be at least 2 (text + EOS)")
+        if self.lora_r < 1 or not 0 <= self.lora_dropout < 1:
+            raise ValueError(f"need lora_r >= 1 and 0 <= lora_dropout < 1, got {self.lora_r}, {self.lora_dropout}")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimisation: paper defaults (lr 1e-4, warmup, linear decay, weight decay 0.1, temperature 0.02).
+
+    ``chunk_size`` > 0 turns on GradCache: the batch is encoded in chunks of that many texts,
+    so memory depends on the chunk, not the batch.
+    """
+
+    batch_size: int = 32
+    max_steps: int = 100
+    lr: float = 1e-4
+    weight_decay: float = 0.1
+    warmup_steps: int = 10
+    temperature: float = 0.02
+    chunk_size: int = 0
+    bucket_batches: int = 16
+    max_grad_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be at least 2 (in-batch negatives), got {self.batch_size}")
+        if self.max_steps < 1 or self.warmup_steps < 0 or self.chunk_size < 0:
+            raise ValueError("max_steps must be positive; warmup_steps and chunk_size non-negative")
+        if self.temperature <= 0 or self.lr <= 0:
+            raise ValueError("temperature and lr must be positive")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; written beside its outputs."""
+
+    output_dir: str = "runs/default"
+    data: tuple[SourceConfig, ...] = ()
+    leak: LeakConfig = LeakConfig()
+    model: ModelConfig = ModelConfig()
+    optim: OptimConfig = OptimConfig()
+    seed: int = 0
+    log_every: int = 1
+    save_every: int = 50
+    device: str = "auto"
+    mixed_precision: bool = True
+    tensorboard: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise ValueError("no training data: add at least one [[data]] source")
+        if self.save_every < 1 or self.log_every < 1:
+            raise ValueError("save_every and log_every must be positive")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def from_dict(raw: dict) -> TrainConfig:
+    """Build a config from nested plain data (as read from TOML or JSON), rejecting unknown keys."""
+    raw = dict(raw)
+    sections = {"leak": LeakConfig, "model": ModelConfig, "optim": OptimConfig}
+    for key, cls in sections.items():
+        if key in raw:
+            raw[key] = _build(cls, raw[key])
+    raw["data"] = tuple(_build(SourceConfig, source) for source in raw.get("data", ()))
+    return _build(TrainConfig, raw)
+
+
+def _build(cls, values: dict):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys {sorted(unknown)}; valid: {sorted(names)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a TOML config; ``overrides`` maps dotted keys (``optim.lr``) to values."""
+    raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        *parents, leaf = dotted.split(".")
+        node = raw
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return from_dict(raw)

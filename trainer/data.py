@@ -1,0 +1,131 @@
+"""Training examples from JSONL pairs/triples, BEIR train splits and STS pairs, each error naming file and line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedder.instructions import TASKS, instruction_for
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training triple; ``instruction`` goes on the query side only (as in the paper).
+    ``origin`` is ``file:line`` (or ``file:query-id``) for error messages."""
+
+    query: str
+    positive: str
+    negative: str | None
+    instruction: str
+    origin: str
+
+
+class DataError(ValueError):
+    """Malformed training data; the message names the file and line."""
+
+
+def resolve_instruction(task: str) -> str:
+    """A known task name maps to the paper's instruction; any other text is the instruction itself."""
+    key = task.strip().lower()
+    return instruction_for(key) if key in TASKS else task.strip()
+
+
+def _text(row: dict, key: str, where: str, required: bool = True) -> str | None:
+    value = row.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        problem = "missing" if value is None else f"not a string ({type(value).__name__})"
+        raise DataError(f"{where}: field {key!r} is {problem}")
+    if not value.strip():
+        raise DataError(f"{where}: field {key!r} is empty")
+    return value.strip()
+
+
+def read_jsonl(path: str | Path, task: str | None = None) -> list[Example]:
+    """Rows ``{query, positive, negative?, instruction? | task?}``: generic pairs, the shared
+    ``train/`` sets (``task`` holds the instruction) and ``e5 synth export`` files."""
+    examples = []
+    with Path(path).open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{where}: not valid JSON ({err.msg})") from err
+            if not isinstance(row, dict):
+                raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+            instruction = _text(row, "instruction", where, False) or _text(row, "task", where, False) or task
+            if instruction is None:
+                raise DataError(f"{where}: no 'instruction' or 'task' field and no task set for this source")
+            examples.append(Example(_text(row, "query", where), _text(row, "positive", where),
+                                    _text(row, "negative", where, False), resolve_instruction(instruction), where))
+    return examples
+
+
+def read_sts(path: str | Path, min_score: float = 4.0, task: str = "sts") -> list[Example]:
+    """STS Benchmark TSV rows (genre, file, year, id, score, sentence1, sentence2) scoring >= ``min_score``."""
+    examples, instruction = [], resolve_instruction(task)
+    with Path(path).open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            fields = line.rstrip("\n").split("\t")
+            where = f"{path}:{number}"
+            if len(fields) < 7:
+                raise DataError(f"{where}: expected at least 7 tab-separated fields, got {len(fields)}")
+            try:
+                score = float(fields[4])
+            except ValueError as err:
+                raise DataError(f"{where}: score {fields[4]!r} is not a number") from err
+            if score >= min_score and fields[5].strip() and fields[6].strip():
+                examples.append(Example(fields[5].strip(), fields[6].strip(), None, instruction, where))
+    return examples
+
+
+def sts_sentences(path: str | Path) -> Iterator[str]:
+    """Both sentences of every row of an STS Benchmark file."""
+    with Path(path).open(encoding="utf-8") as lines:
+        for line in lines:
+            yield from line.rstrip("\n").split("\t")[5:7]
+
+
+@dataclass(frozen=True)
+class BeirData:
+    """A BEIR folder: documents (title + text), queries, and one split's graded qrels."""
+
+    corpus: dict[str, str]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def read_beir(folder: str | Path, split: str) -> BeirData:
+    """Load ``corpus.jsonl``, the queries judged in ``qrels/<split>.tsv``, and those qrels."""
+    folder = Path(folder)
+    qrels_file = folder / "qrels" / f"{split}.tsv"
+    if not qrels_file.is_file():
+        raise FileNotFoundError(f"{qrels_file} does not exist (BEIR folder with a {split!r} split expected)")
+    qrels: dict[str, dict[str, int]] = {}
+    with qrels_file.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            fields = line.split()
+            if number == 1 and fields[:1] == ["query-id"]:
+                continue
+            if len(fields) != 3 or not fields[2].lstrip("-").isdigit():
+                raise DataError(f"{qrels_file}:{number}: expected 'query-id corpus-id score'")
+            qrels.setdefault(fields[0], {})[fields[1]] = int(fields[2])
+    corpus = {row["_id"]: f"{row.get('title') or ''} {row['text']}".strip()
+              for row in _jsonl_rows(folder / "corpus.jsonl")}
+    queries = {row["_id"]: row["text"] for row in _jsonl_rows(folder / "queries.jsonl") if row["_id"] in qrels}
+    return BeirData(corpus, queries, qrels)
+
+
+def _jsonl_rows(path: Path) -> Iterator[dict]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{number}: not valid JSON ({err.msg})") from err

@@ -1,0 +1,36 @@
+"""Building the trainable embedder: backbone (optionally truncated) + PEFT LoRA; encoding a batch."""
+
+from __future__ import annotations
+
+import torch
+
+from embedder.loading import load_backbone, load_tokenizer, resolve_model
+from embedder.pooling import last_token_pool
+
+from .config import ModelConfig
+
+
+def build_model(config: ModelConfig, dtype: torch.dtype = torch.float32):
+    """``(peft_model, tokenizer)``: a fresh LoRA on the backbone's linear layers, only it trainable."""
+    from peft import LoraConfig, get_peft_model
+
+    model_dir = resolve_model(config.model)
+    tokenizer = load_tokenizer(model_dir)
+    backbone = load_backbone(model_dir, dtype=dtype, num_layers=config.num_layers)
+    targets = config.lora_targets if isinstance(config.lora_targets, str) else list(config.lora_targets)
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=targets, bias="none")
+    if config.gradient_checkpointing:
+        backbone.activation_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    backbone.config.use_cache = False
+    return get_peft_model(backbone, lora), tokenizer
+
+
+def encode(model, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Last-token (EOS) embeddings of a padded batch, not normalised (the loss does that)."""
+    hidden = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).last_hidden_state
+    return last_token_pool(hidden, inputs["attention_mask"])
+
+
+def trainable_parameters(model) -> list[torch.nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]

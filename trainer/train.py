@@ -1,0 +1,167 @@
+"""The training loop: data, model, optimiser and schedule, steps with progress and logs, checkpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from embedder.loading import pick_device
+from embedder.prompts import get_template
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .collate import Batch, Collator, bucketed_batches
+from .config import TrainConfig
+from .data import Example
+from .distributed import init_from_env, sum_gradients, world
+from .mixing import build_dataset
+from .model import build_model, trainable_parameters
+from .step import backward_grad_cache, backward_plain
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    adapter_dir: Path
+    steps: int
+    final_loss: float
+    wall_seconds: float
+    data_counts: dict
+
+
+def batch_schedule(examples: list[Example], config: TrainConfig) -> list[list[int]]:
+    """Example indices of every batch of the run (all processes), fixed by the seed; epochs repeat
+    with fresh orders as needed."""
+    rank, size = world()
+    lengths = [len(ex.positive) + len(ex.negative or "") for ex in examples]
+    needed, schedule, epoch = config.optim.max_steps * size, [], 0
+    while len(schedule) < needed:
+        epoch_batches = list(bucketed_batches(lengths, config.optim.batch_size, config.optim.bucket_batches,
+                                              seed=config.seed + epoch))
+        if not epoch_batches:
+            raise ValueError(f"{len(examples)} examples are fewer than one batch of {config.optim.batch_size}")
+        schedule += epoch_batches
+        epoch += 1
+    return schedule[rank:needed:size]
+
+
+def autocast_for(device: torch.device, enabled: bool):
+    """bf16 autocast on GPUs when mixed precision is on; fp32 elsewhere (bf16 is slow on CPU)."""
+    if enabled and device.type == "cuda":
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def train(config: TrainConfig, progress: bool = True) -> TrainResult:
+    """Run (or resume) training as configured; writes the adapter, its ``embedder.json`` and model card."""
+    started = time.time()
+    device = pick_device(config.device)
+    init_from_env(device)
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    examples, counts = build_dataset(config.data, config.leak, config.seed)
+    model, tokenizer = build_model(config.model)
+    model.to(device).train()
+    collator = Collator(tokenizer, get_template(config.model.template), config.model.query_max_length,
+                        config.model.doc_max_length)
+    params = trainable_parameters(model)
+    optimizer, scheduler = make_optimizer(params, config)
+    checkpoint = out / "checkpoint"
+    step = load_checkpoint(checkpoint, model, optimizer, scheduler) if checkpoint.is_dir() else 0
+    schedule = batch_schedule(examples, config)
+    loop = StepRunner(model, params, optimizer, scheduler, config, device)
+    loss = float("nan")
+    with tqdm(total=config.optim.max_steps, initial=step, desc="training", disable=not progress) as bar, \
+            LogWriter(out, config) as logger:
+        while step < config.optim.max_steps:
+            batch = collator([examples[i] for i in schedule[step]]).to(device)
+            loss, seconds = loop.run(step, batch)
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
+            if step % config.log_every == 0 or step == config.optim.max_steps:
+                logger.write(step=step, loss=loss, lr=scheduler.get_last_lr()[0], seconds=seconds,
+                             examples_per_s=batch.size * world()[1] / seconds)
+            if step % config.save_every == 0 and world()[0] == 0:
+                save_checkpoint(checkpoint, model, optimizer, scheduler, step)
+    from .export import export_adapter
+
+    result = TrainResult(out / "adapter", step, loss, time.time() - started, counts)
+    if world()[0] == 0:
+        save_checkpoint(checkpoint, model, optimizer, scheduler, step)
+        export_adapter(model, config, result)
+    return result
+
+
+def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig):
+    """AdamW with linear warmup then linear decay to zero at ``max_steps``."""
+    from transformers import get_linear_schedule_with_warmup
+
+    optimizer = torch.optim.AdamW(params, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
+    scheduler = get_linear_schedule_with_warmup(optimizer, config.optim.warmup_steps, config.optim.max_steps)
+    return optimizer, scheduler
+
+
+class StepRunner:
+    """One optimisation step: seeded dropout, plain or GradCache backward, gradient sum, clip, update."""
+
+    def __init__(self, model, params, optimizer, scheduler, config: TrainConfig, device: torch.device):
+        self.model, self.params, self.optimizer, self.scheduler = model, params, optimizer, scheduler
+        self.config = config
+        self.autocast = autocast_for(device, config.mixed_precision)
+
+    def run(self, step: int, batch: Batch) -> tuple[float, float]:
+        """Returns ``(loss, seconds)``; dropout is seeded by the step so a resumed run is identical."""
+        started = time.time()
+        torch.manual_seed(self.config.seed * 1_000_003 + step)
+        optim = self.config.optim
+        if optim.chunk_size:
+            loss = backward_grad_cache(self.model, batch, optim.temperature, optim.chunk_size, self.autocast)
+        else:
+            loss = backward_plain(self.model, batch, optim.temperature, self.autocast)
+        sum_gradients(self.params)
+        if optim.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.params, optim.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss, time.time() - started
+
+
+class LogWriter:
+    """Appends one JSON object per logged step to ``log.jsonl`` (and TensorBoard when asked)."""
+
+    def __init__(self, folder: Path, config: TrainConfig):
+        self.active = world()[0] == 0
+        self.path = folder / "log.jsonl"
+        self.board = None
+        if self.active and config.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.board = SummaryWriter(str(folder / "tensorboard"))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.board is not None:
+            self.board.close()
+
+    def write(self, step: int, **values: float) -> None:
+        if not self.active:
+            return
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(json.dumps({"step": step, "time": round(time.time(), 1), **values}) + "\n")
+        if self.board is not None:
+            for key, value in values.items():
+                self.board.add_scalar(key, value, step)
