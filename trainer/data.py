@@ -1,4 +1,4 @@
-"""Training examples from JSONL pairs/triples, BEIR train splits and STS pairs, each error naming file and line."""
+"""Training examples from JSONL pairs/triples and STS pairs, each error naming file and line."""
 
 from __future__ import annotations
 
@@ -90,42 +90,3 @@ def sts_sentences(path: str | Path) -> Iterator[str]:
     with Path(path).open(encoding="utf-8") as lines:
         for line in lines:
             yield from line.rstrip("\n").split("\t")[5:7]
-
-
-@dataclass(frozen=True)
-class BeirData:
-    """A BEIR folder: documents (title + text), queries, and one split's graded qrels."""
-
-    corpus: dict[str, str]
-    queries: dict[str, str]
-    qrels: dict[str, dict[str, int]]
-
-
-def read_beir(folder: str | Path, split: str) -> BeirData:
-    """Load ``corpus.jsonl``, the queries judged in ``qrels/<split>.tsv``, and those qrels."""
-    folder = Path(folder)
-    qrels_file = folder / "qrels" / f"{split}.tsv"
-    if not qrels_file.is_file():
-        raise FileNotFoundError(f"{qrels_file} does not exist (BEIR folder with a {split!r} split expected)")
-    qrels: dict[str, dict[str, int]] = {}
-    with qrels_file.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            fields = line.split()
-            if number == 1 and fields[:1] == ["query-id"]:
-                continue
-            if len(fields) != 3 or not fields[2].lstrip("-").isdigit():
-                raise DataError(f"{qrels_file}:{number}: expected 'query-id corpus-id score'")
-            qrels.setdefault(fields[0], {})[fields[1]] = int(fields[2])
-    corpus = {row["_id"]: f"{row.get('title') or ''} {row['text']}".strip()
-              for row in _jsonl_rows(folder / "corpus.jsonl")}
-    queries = {row["_id"]: row["text"] for row in _jsonl_rows(folder / "queries.jsonl") if row["_id"] in qrels}
-    return BeirData(corpus, queries, qrels)
-
-
-def _jsonl_rows(path: Path) -> Iterator[dict]:
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{number}: not valid JSON ({err.msg})") from err

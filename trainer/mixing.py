@@ -7,17 +7,10 @@ import random
 import re
 from collections.abc import Iterable, Sequence
 
+from embedder.evaluation.beir import BeirDataset, load_beir
+
 from .config import LeakConfig, SourceConfig
-from .data import (
-    BeirData,
-    DataError,
-    Example,
-    read_beir,
-    read_jsonl,
-    read_sts,
-    resolve_instruction,
-    sts_sentences,
-)
+from .data import DataError, Example, read_jsonl, read_sts, resolve_instruction, sts_sentences
 
 log = logging.getLogger(__name__)
 
@@ -27,49 +20,46 @@ def beir_examples(source: SourceConfig, seed: int = 0) -> list[Example]:
 
     The first ``holdout_queries`` of a seeded shuffle are left out (see :func:`holdout_query_ids`).
     """
-    data = read_beir(source.path, source.split)
-    instruction = resolve_instruction(source.task or _folder_name(source.path))
+    data = load_beir(source.path, source.split)
+    texts = dict(zip(data.corpus, data.document_texts()))
+    instruction = resolve_instruction(source.task or data.name)
     held_out = set(holdout_query_ids(data, source.holdout_queries, seed))
-    qids = [q for q in sorted(data.qrels) if q not in held_out and q in data.queries]
+    qids = [q for q in sorted(data.qrels) if q not in held_out]
     negatives = bm25_negatives(data, qids)
     examples = []
     for qid in qids:
-        positives = sorted((d for d, s in data.qrels[qid].items() if s > 0 and d in data.corpus),
+        positives = sorted((d for d, s in data.qrels[qid].items() if s > 0),
                            key=lambda d: (-data.qrels[qid][d], d))[: source.max_positives]
         for doc in positives:
-            examples.append(Example(data.queries[qid], data.corpus[doc], negatives.get(qid), instruction,
+            examples.append(Example(data.queries[qid], texts[doc], negatives.get(qid), instruction,
                                     f"{source.path}:{source.split}:{qid}"))
     return examples
 
 
-def holdout_query_ids(data: BeirData, count: int, seed: int = 0) -> list[str]:
+def holdout_query_ids(data: BeirDataset, count: int, seed: int = 0) -> list[str]:
     """A seeded slice of a split's queries kept out of training for dev evaluation."""
-    qids = sorted(q for q in data.qrels if q in data.queries)
+    qids = sorted(data.qrels)
     random.Random(seed).shuffle(qids)
     return sorted(qids[:count])
 
 
-def bm25_negatives(data: BeirData, qids: Sequence[str], depth: int = 30) -> dict[str, str]:
+def bm25_negatives(data: BeirDataset, qids: Sequence[str], depth: int = 30) -> dict[str, str]:
     """For each query, the highest-ranked BM25 document not judged relevant (bm25s)."""
     import bm25s
 
-    doc_ids = sorted(data.corpus)
+    doc_ids, texts = list(data.corpus), data.document_texts()
     retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize([data.corpus[d] for d in doc_ids], stopwords="en", show_progress=False),
+    retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False),
                     show_progress=False)
     tokens = bm25s.tokenize([data.queries[q] for q in qids], stopwords="en", show_progress=False)
     ranked, _ = retriever.retrieve(tokens, k=min(depth, len(doc_ids)), show_progress=False)
     out = {}
     for qid, row in zip(qids, ranked):
         judged = data.qrels[qid]
-        hit = next((doc_ids[i] for i in row if doc_ids[i] not in judged), None)
+        hit = next((i for i in row if doc_ids[i] not in judged), None)
         if hit is not None:
-            out[qid] = data.corpus[hit]
+            out[qid] = texts[hit]
     return out
-
-
-def _folder_name(path: str) -> str:
-    return path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def source_examples(source: SourceConfig, seed: int = 0) -> list[Example]:
@@ -107,11 +97,11 @@ def evaluation_texts(leak: LeakConfig) -> set[str]:
     """Normalised queries and judged documents of the evaluation splits, and STS evaluation sentences."""
     texts = set()
     for folder in leak.beir:
-        data = read_beir(folder, leak.split)
+        data = load_beir(folder, leak.split)
         texts.update(normalise(q) for q in data.queries.values())
         if leak.documents:
-            texts.update(normalise(data.corpus[d]) for judged in data.qrels.values() for d in judged
-                         if d in data.corpus)
+            judged = {d for docs in data.qrels.values() for d in docs}
+            texts.update(normalise(t) for d, t in zip(data.corpus, data.document_texts()) if d in judged)
     for path in leak.sts:
         texts.update(normalise(s) for s in sts_sentences(path))
     return texts
