@@ -7,5 +7,13 @@ from .protocol import Encoder
 from .registry import MODELS, load_encoder
 from .settings import EmbedderConfig, e5_home
 
-__all__ = ["Encoder", "EmbedderConfig", "MODELS", "e5_home", "format_query", "instruction_for",
-           "last_token_pool", "load_encoder"]
+__all__ = [
+           "MODELS",
+           "EmbedderConfig",
+           "Encoder",
+           "e5_home",
+           "format_query",
+           "instruction_for",
+           "last_token_pool",
+           "load_encoder",
+]

@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,7 +14,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
                   help="LLM-based text embeddings and retrieval (E5-mistral recipe).")
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="model spec; see `e5 models`")]
-AdapterOpt = Annotated[Optional[str], typer.Option(help="LoRA adapter folder (LLM models)")]
+AdapterOpt = Annotated[str | None, typer.Option(help="LoRA adapter folder (LLM models)")]
 
 
 def fail(message: str) -> None:
@@ -43,14 +43,14 @@ def models() -> None:
 
 @app.command()
 def embed(
-    input: Annotated[Optional[Path], typer.Argument(help="file with one text per line (default: stdin)")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="write here; .npy for NumPy")] = None,
+    input: Annotated[Path | None, typer.Argument(help="file with one text per line (default: stdin)")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write here; .npy for NumPy")] = None,
     model: ModelOpt = "default",
     adapter: AdapterOpt = None,
     query: Annotated[bool, typer.Option("--query", help="encode as queries (with --instruction)")] = False,
-    instruction: Annotated[Optional[str], typer.Option(help="query instruction (implies --query)")] = None,
-    task: Annotated[Optional[str], typer.Option(help="take the instruction of a known task")] = None,
-    max_length: Annotated[Optional[int], typer.Option(help="max tokens per text")] = None,
+    instruction: Annotated[str | None, typer.Option(help="query instruction (implies --query)")] = None,
+    task: Annotated[str | None, typer.Option(help="take the instruction of a known task")] = None,
+    max_length: Annotated[int | None, typer.Option(help="max tokens per text")] = None,
 ) -> None:
     """Embed one text per line from a file or stdin; print JSONL or write .npy."""
     from .embed import embed_texts, read_lines, write_vectors
@@ -73,7 +73,7 @@ def serve(
     adapter: AdapterOpt = None,
     host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-    chat_model: Annotated[Optional[str], typer.Option(help="causal LM for /v1/chat/completions "
+    chat_model: Annotated[str | None, typer.Option(help="causal LM for /v1/chat/completions "
                                                       "(default: the packaged SmolLM2; 'none' to disable)")] = None,
 ) -> None:
     """Serve an encoder over an OpenAI-compatible HTTP API (/v1/embeddings, /v1/models)."""

@@ -45,9 +45,10 @@ def error_body(message: str, kind: str = "invalid_request_error", param: str | N
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
-def create_app(encoder: Encoder, *, model_name: str | None = None, limits: Limits = Limits(),
+def create_app(encoder: Encoder, *, model_name: str | None = None, limits: Limits | None = None,
                extra_routes=None) -> FastAPI:
     """The HTTP app around one encoder. ``extra_routes(app)`` may add more (e.g. chat)."""
+    limits = limits or Limits()
     app = FastAPI(title="e5 embeddings", version="1")
     served_name = model_name or encoder.name
     lock = threading.Lock()  # one forward at a time: the model is not re-entrant and cores are few

@@ -30,6 +30,12 @@ def test_overlong_text_is_truncated_keeping_eos_and_reported(tiny):
     assert len(ids[0]) == 16 and ids[0][-1] == tiny.tokenizer.eos_token_id
 
 
+def test_encoder_reports_truncation(tiny_llm_dir):
+    short = load_encoder(str(tiny_llm_dir), max_length=8)
+    short.encode_documents(["one two three four five six seven eight nine ten", "tiny"])
+    assert short.last_truncated == 1
+
+
 def test_shapes_unit_norm_and_determinism(tiny):
     first = tiny.encode_documents(TEXTS)
     assert first.shape == (3, tiny.dim) and first.dtype == np.float32

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from embedder.backends.openai_api import request_batches
 from embedder.batching import length_sorted_batches, pad_batch
 from embedder.instructions import BEIR, instruction_for
 from embedder.pooling import last_token_pool
@@ -88,3 +89,9 @@ def test_l2_normalize_unit_rows_and_zero_rows():
     out = l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]]))
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, [[0.6, 0.8], [0.0, 0.0]])
+
+
+def test_request_batches_respect_count_and_token_limits():
+    texts = ["x" * 30, "y" * 30, "z" * 30, "w"]
+    assert request_batches(texts, max_inputs=2) == [texts[:2], texts[2:]]
+    assert request_batches(texts, max_inputs=10, max_tokens=15) == [[texts[0]], [texts[1]], texts[2:]]

@@ -10,8 +10,15 @@ import torch
 from tqdm.auto import tqdm
 
 from ..batching import length_sorted_batches, pad_batch, tokenize_with_eos
-from ..loading import (DEFAULT_MODEL_NAME, adapter_fingerprint, load_backbone, load_tokenizer, pick_device,
-                       pick_dtype, resolve_model)
+from ..loading import (
+    DEFAULT_MODEL_NAME,
+    adapter_fingerprint,
+    load_backbone,
+    load_tokenizer,
+    pick_device,
+    pick_dtype,
+    resolve_model,
+)
 from ..pooling import last_token_pool
 from ..prompts import get_template
 from ..protocol import check_texts, l2_normalize
@@ -23,8 +30,8 @@ log = logging.getLogger(__name__)
 class LLMEncoder:
     """Encoder over any Hugging Face causal LM (the packaged SmolLM2-135M by default)."""
 
-    def __init__(self, config: EmbedderConfig = EmbedderConfig(), *, show_progress: bool | None = None):
-        self.config = config
+    def __init__(self, config: EmbedderConfig | None = None, *, show_progress: bool | None = None):
+        self.config = config = config or EmbedderConfig()
         self.template = get_template(config.template)
         self.show_progress = show_progress
         if config.threads:

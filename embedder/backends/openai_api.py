@@ -10,6 +10,22 @@ from ..prompts import format_query
 from ..protocol import check_texts, l2_normalize
 
 INSTRUCTION_MODES = ("none", "field", "prefix")
+MAX_REQUEST_TOKENS = 250_000  # OpenAI caps one embeddings request at 300k tokens; keep a margin
+
+
+def request_batches(texts: list[str], max_inputs: int, max_tokens: int = MAX_REQUEST_TOKENS) -> list[list[str]]:
+    """Split inputs so each request stays within the API's input-count and token limits
+    (tokens estimated at 3 characters each, a conservative figure for English)."""
+    batches: list[list[str]] = [[]]
+    budget = 0
+    for text in texts:
+        cost = len(text) // 3 + 1
+        if batches[-1] and (len(batches[-1]) >= max_inputs or budget + cost > max_tokens):
+            batches.append([])
+            budget = 0
+        batches[-1].append(text)
+        budget += cost
+    return batches
 
 
 class OpenAIEncoder:
@@ -63,11 +79,9 @@ class OpenAIEncoder:
         if not texts:
             return np.zeros((0, self._dim or 0), dtype=np.float32)
         chunks = []
-        for start in range(0, len(texts), self.batch_size):
-            kwargs = {"dimensions": self.dimensions} if self.dimensions else {}
-            response = self.client.embeddings.create(
-                model=self.model, input=texts[start : start + self.batch_size], extra_body=extra_body, **kwargs
-            )
+        kwargs = {"dimensions": self.dimensions} if self.dimensions else {}
+        for batch in request_batches(texts, self.batch_size):
+            response = self.client.embeddings.create(model=self.model, input=batch, extra_body=extra_body, **kwargs)
             self.usage_tokens += response.usage.prompt_tokens if response.usage else 0
             chunks.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
         vectors = l2_normalize(np.asarray(chunks, dtype=np.float32))

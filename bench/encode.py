@@ -1,0 +1,106 @@
+"""Encoding throughput of the default model: our encoder vs a plain transformers loop, and vs the machine.
+
+Prints texts/s, tokens/s and peak RSS at ~128 and ~512 tokens per text (mixed lengths around each
+target), for (a) ``LLMEncoder`` (length-sorted batches, backbone only) and (b) a plain loop over the
+same backbone (fixed order, fixed batch, padding to the longest), checks that the outputs agree, and
+measures the machine's fp32 matmul speed to state the limit: GFLOP/s / (2 x linear parameters).
+
+    python bench/encode.py [--texts 64] [--batch-size 16] [--model base]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import time
+
+import numpy as np
+import torch
+
+
+def matmul_gflops(repeats: int = 5) -> float:
+    """Best fp32 GEMM speed over a few tries, on shapes like the model's MLP projections."""
+    a, b = torch.randn(2048, 576), torch.randn(576, 1536)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(10):
+            torch.mm(a, b)
+        best = min(best, (time.perf_counter() - start) / 10)
+    return 2 * 2048 * 576 * 1536 / best / 1e9
+
+
+def linear_params(model: torch.nn.Module) -> int:
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
+def mixed_texts(tokenizer, n: int, target: int, seed: int) -> list[str]:
+    """Texts of 25%..175% of ``target`` tokens, from a fixed word pool."""
+    rng = random.Random(seed)
+    words = ["retrieval", "embedding", "model", "query", "document", "language", "vector", "index", "search", "training", "data", "protein", "cell", "cancer", "gene", "therapy", "clinical", "patient", "study", "result", "method", "analysis"]
+    texts = []
+    for _ in range(n):
+        length = rng.randint(target // 4, target * 7 // 4)
+        text = " ".join(rng.choice(words) for _ in range(length))
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"][: length - 1]
+        texts.append(tokenizer.decode(ids))
+    return texts
+
+
+@torch.inference_mode()
+def plain_loop(encoder, texts: list[str], batch_size: int) -> np.ndarray:
+    """What one writes without this project: fixed order, fixed batch, pad to the longest, EOS appended."""
+    from embedder.batching import pad_batch, tokenize_with_eos
+    from embedder.pooling import last_token_pool
+
+    ids, _ = tokenize_with_eos(encoder.tokenizer, texts, encoder.config.max_length)
+    out = []
+    for start in range(0, len(ids), batch_size):
+        batch = pad_batch(ids[start : start + batch_size], encoder.tokenizer.pad_token_id)
+        hidden = encoder.model(**batch).last_hidden_state
+        out.append(torch.nn.functional.normalize(last_token_pool(hidden, batch["attention_mask"]), dim=-1))
+    return torch.cat(out).numpy()
+
+
+def timed(fn, *args) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="base")
+    parser.add_argument("--texts", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lengths", default="128,512")
+    args = parser.parse_args()
+
+    from embedder.registry import load_encoder
+
+    encoder = load_encoder(args.model, batch_size=args.batch_size, max_length=1024)
+    encoder.show_progress = False
+    gflops = matmul_gflops()
+    limit = gflops * 1e9 / (2 * linear_params(encoder.model))
+    print(f"model {encoder.name}: {linear_params(encoder.model) / 1e6:.1f}M linear params, "
+          f"{torch.get_num_threads()} threads")
+    print(f"machine: fp32 matmul {gflops:.1f} GFLOP/s -> limit {limit:.0f} tokens/s for this model\n")
+    print(f"{'target':>6} {'method':<14} {'texts/s':>8} {'tokens/s':>9} {'of limit':>8} {'peak RSS':>9}")
+    for target in (int(x) for x in args.lengths.split(",")):
+        texts = mixed_texts(encoder.tokenizer, args.texts, target, seed=target)
+        tokens = sum(encoder.count_tokens(texts))
+        encoder.encode_raw(texts[:2])  # warm-up
+        plain, plain_s = timed(plain_loop, encoder, texts, args.batch_size)
+        ours, ours_s = timed(encoder.encode_raw, texts)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        for method, seconds in (("plain loop", plain_s), ("LLMEncoder", ours_s)):
+            rate = tokens / seconds
+            print(f"{target:>6} {method:<14} {len(texts) / seconds:>8.2f} {rate:>9.0f} {rate / limit:>8.0%} "
+                  f"{rss:>7.0f}MB")
+        cosine = float(np.min(np.sum(plain * ours, axis=1)))
+        print(f"{target:>6} speed-up {plain_s / ours_s:.2f}x, min cosine(ours, plain) = {cosine:.6f}\n")
+
+
+if __name__ == "__main__":
+    main()
