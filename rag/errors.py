@@ -1,0 +1,13 @@
+"""Errors of the retrieval package; every message names the problem and what to do about it."""
+
+
+class RagError(Exception):
+    """A user-facing failure (bad path, unknown collection, mismatched encoder, untrainable index)."""
+
+
+class CollectionNotFound(RagError):
+    pass
+
+
+class CollectionMismatch(RagError):
+    """The collection was built with another encoder or other chunking/index settings."""
