@@ -60,8 +60,12 @@ def autocast_for(device: torch.device, enabled: bool):
     return contextlib.nullcontext
 
 
-def train(config: TrainConfig, progress: bool = True) -> TrainResult:
-    """Run (or resume) training as configured; writes the adapter, its ``embedder.json`` and model card."""
+def train(config: TrainConfig, progress: bool = True, stop_after: int | None = None) -> TrainResult:
+    """Run (or resume) training as configured; writes the adapter, its ``embedder.json`` and model card.
+
+    ``stop_after`` ends early at that step with a checkpoint (a long CPU run split over sessions);
+    the next call resumes on the same schedule.
+    """
     started = time.time()
     device = pick_device(config.device)
     init_from_env(device)
@@ -83,7 +87,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     loss = float("nan")
     with tqdm(total=config.optim.max_steps, initial=step, desc="training", disable=not progress) as bar, \
             LogWriter(out, config) as logger:
-        while step < config.optim.max_steps:
+        while step < min(config.optim.max_steps, stop_after or config.optim.max_steps):
             batch = collator([examples[i] for i in schedule[step]]).to(device)
             loss, seconds = loop.run(step, batch)
             step += 1
@@ -99,7 +103,8 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     result = TrainResult(out / "adapter", step, loss, time.time() - started, counts)
     if world()[0] == 0:
         save_checkpoint(checkpoint, model, optimizer, scheduler, step)
-        export_adapter(model, config, result)
+        if step == config.optim.max_steps:
+            export_adapter(model, config, result)
     return result
 
 
