@@ -82,3 +82,46 @@ def results_command(
         typer.echo(f"wrote {len(results)} results to {output}")
     else:
         typer.echo(text, nl=False)
+
+
+def parse_lengths(text: str) -> list[int]:
+    """``256,512,1k,32k`` -> ``[256, 512, 1024, 32768]``."""
+    try:
+        return [int(part[:-1]) * 1024 if part.lower().endswith("k") else int(part)
+                for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise typer.BadParameter(f"lengths must be comma-separated integers like 256,512,1k; got {text!r}") from None
+
+
+@bench.command("passkey")
+def passkey_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="model spec")] = "default",
+    lengths: Annotated[str, typer.Option(help="document lengths in tokens, e.g. 256,512,1k,32k")] = "256,512",
+    candidates: Annotated[int, typer.Option(help="documents (persons) per length")] = 100,
+    seed: SeedOpt = 0,
+    rope_theta: Annotated[float | None, typer.Option(help="override the RoPE base (LLMs)")] = None,
+    sliding_window: Annotated[int | None, typer.Option(help="attention sliding window (where supported)")] = None,
+    plot: Annotated[Path | None, typer.Option(help="PNG of accuracy vs length (default: $E5_HOME/figures/)")] = None,
+    as_json: JsonOpt = False,
+    save: Annotated[bool, typer.Option(help="store results in the results database")] = True,
+) -> None:
+    """Personalized passkey retrieval: top-1 accuracy per document length."""
+    from rich.console import Console
+
+    from ..cli import open_encoder
+    from .passkey import apply_long_context, passkey_table, plot_passkey, run_passkey
+    from .report import figure_path
+    from .results import ResultStore
+
+    sizes = parse_lengths(lengths)
+    encoder = open_encoder(model)
+    run_or_fail(apply_long_context, encoder, rope_theta=rope_theta, sliding_window=sliding_window)
+    results = run_or_fail(run_passkey, encoder, sizes, candidates=candidates, seed=seed)
+    if save:
+        ResultStore().add(results)
+    image = plot_passkey(results, plot or figure_path(f"passkey-{encoder.name}"))
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        Console().print(passkey_table(results))
+        typer.echo(f"plot: {image}")

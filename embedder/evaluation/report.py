@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
 
+from ..settings import e5_home
 from .results import Result
 
 FORMATS = ("csv", "json", "markdown")
@@ -18,6 +20,13 @@ COLUMNS = ("model", "dataset", "split", "subset", "ndcg_at_10", "recall_at_100",
 
 HEADERS = {"ndcg_at_10": "nDCG@10", "recall_at_100": "R@100", "mrr_at_10": "MRR@10", "map": "MAP@100",
            "accuracy": "acc", "wall_s": "wall s", "cost_usd": "est. $"}
+
+
+def figure_path(stem: str) -> Path:
+    """``$E5_HOME/figures/<stem>.png`` with the stem made file-name safe."""
+    folder = e5_home() / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / (re.sub(r"[^\w.@-]+", "_", stem) + ".png")
 
 
 def present_columns(results: list[Result]) -> list[str]:
