@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from ui.testing import app_test
-
-DOCS = {"d1": "Aspirin lowers the risk of heart attacks", "d2": "Vitamin C does not cure the common cold",
-        "d3": "Regular exercise improves sleep quality", "d4": "Coffee consumption and liver health",
-        "d5": "Smoking causes lung cancer", "d6": "Sunlight exposure raises vitamin D levels"}
-QUERIES = {"q1": "does aspirin prevent heart attacks", "q2": "smoking and lung cancer",
-           "q3": "vitamin D from sunlight"}
-QRELS = {"q1": "d1", "q2": "d5", "q3": "d6"}
-
-
-def write_beir(folder: Path) -> Path:
-    (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": i, "title": "", "text": t}) + "\n"
-                                                 for i, t in DOCS.items()))
-    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in QUERIES.items()))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n"
-                                               + "".join(f"{q}\t{d}\t1\n" for q, d in QRELS.items()))
-    return folder
+from ui.testing import app_test, write_tiny_beir
 
 
 @pytest.fixture
 def data_root(tmp_path, monkeypatch) -> Path:
-    write_beir(tmp_path / "tinymed")
+    write_tiny_beir(tmp_path / "tinymed")
     (tmp_path / "not-beir").mkdir()
     monkeypatch.setenv("E5_UI_DATA_ROOT", str(tmp_path))
     monkeypatch.setenv("E5_UI_MODEL", "hash")

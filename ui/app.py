@@ -9,10 +9,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Streamlit puts only ui/ on sys.path; the pages import the project's packages from the checkout root.
-ROOT = str(Path(__file__).resolve().parents[1])
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+# Streamlit puts ui/ itself on sys.path, where its modules would shadow installed packages of the same
+# name; the pages import ``ui.*`` from the checkout root instead.
+HERE = Path(__file__).resolve()
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE.parent]
+if str(HERE.parents[1]) not in sys.path:
+    sys.path.insert(0, str(HERE.parents[1]))
 
 import streamlit as st
 

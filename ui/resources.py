@@ -5,11 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from embedder.protocol import Encoder
-from embedder.registry import load_encoder
+from embedder.registry import MODELS, load_encoder
 
 from .session import Settings, settings
 
 NO_OPTIONS = ("hash", "minilm")  # specs whose backends take no adapter/device options
+# Specs offered in model pickers (``openai:<model>`` and HF ids are typed in); ``bm25`` is evaluation's baseline.
+MODEL_CHOICES = [*(spec for spec in MODELS if not spec.startswith(("<", "openai:"))), "bm25"]
 
 
 def encoder_options(spec: str, current: Settings) -> dict:
@@ -32,3 +34,10 @@ def get_encoder(spec: str | None = None) -> Encoder:
     current = settings()
     spec = spec or current.model
     return _cached_encoder(spec, tuple(sorted(encoder_options(spec, current).items())))
+
+
+def get_models(specs: list[str]) -> list:
+    """Encoders (through the shared cache) or, for ``bm25``, evaluation's lexical retriever."""
+    from embedder.evaluation.runner import open_model
+
+    return [open_model(spec) if spec == "bm25" else get_encoder(spec) for spec in specs]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -30,6 +31,25 @@ def app_test(page: str | None = None, timeout: float = 60):
     if page:
         test.switch_page(f"views/{page}.py").run()
     return test
+
+
+TINY_DOCS = {"d1": "Aspirin lowers the risk of heart attacks", "d2": "Vitamin C does not cure the common cold",
+        "d3": "Regular exercise improves sleep quality", "d4": "Coffee consumption and liver health",
+        "d5": "Smoking causes lung cancer", "d6": "Sunlight exposure raises vitamin D levels"}
+TINY_QUERIES = {"q1": "does aspirin prevent heart attacks", "q2": "smoking and lung cancer",
+           "q3": "vitamin D from sunlight"}
+TINY_QRELS = {"q1": "d1", "q2": "d5", "q3": "d6"}
+
+
+def write_tiny_beir(folder: Path) -> Path:
+    """A six-document BEIR folder whose three test queries each share words with one relevant document."""
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": i, "title": "", "text": t}) + "\n"
+                                                 for i, t in TINY_DOCS.items()))
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in TINY_QUERIES.items()))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n"
+                                               + "".join(f"{q}\t{d}\t1\n" for q, d in TINY_QRELS.items()))
+    return folder
 
 
 def browser_missing() -> str | None:

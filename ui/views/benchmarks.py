@@ -11,30 +11,16 @@ import streamlit as st
 from embedder.evaluation.report import HEADERS, export_results, present_columns
 from embedder.evaluation.results import Result, ResultStore
 from embedder.evaluation.runner import run_beir
-from embedder.registry import MODELS
-from ui.resources import get_encoder
+from ui.corpora import beir_folders, splits_of
+from ui.resources import MODEL_CHOICES, get_models
 from ui.session import config, settings
 from ui.widgets import ProgressBar, readable_errors
-
-MODEL_CHOICES = [*(spec for spec in MODELS if not spec.startswith(("<", "openai:"))), "bm25"]
-
-
-def beir_folders(root: Path) -> list[Path]:
-    """Sub-folders of the data root laid out as BEIR datasets."""
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir() if (p / "corpus.jsonl").is_file() and (p / "qrels").is_dir())
 
 
 def results_frame(results: list[Result]) -> pd.DataFrame:
     columns = [c for c in present_columns(results) if c != "subset"]
     records = [r.to_dict() | {"dataset": r.dataset_label} for r in results]
     return pd.DataFrame(records, columns=columns).rename(columns=HEADERS)
-
-
-def open_models(specs: list[str]) -> list:
-    """Encoders through the app's shared cache; BM25 is opened by the runner from its name."""
-    return [spec if spec == "bm25" else get_encoder(spec) for spec in specs]
 
 
 def show_results(results: list[Result]) -> None:
@@ -49,7 +35,7 @@ def show_results(results: list[Result]) -> None:
 
 def beir_form(folders: list[Path]) -> None:
     current = settings().model
-    splits = sorted({q.stem for folder in folders for q in (folder / "qrels").glob("*.tsv")}) or ["test"]
+    splits = splits_of(folders)
     with st.form("beir"):
         names = st.multiselect("Datasets", [f.name for f in folders], default=[f.name for f in folders[:1]])
         models = st.multiselect("Models", MODEL_CHOICES, default=[m for m in (current, "bm25") if m in MODEL_CHOICES])
@@ -68,7 +54,7 @@ def beir_form(folders: list[Path]) -> None:
         if not names or not specs:
             raise ValueError("pick at least one dataset and one model")
         progress = ProgressBar("Loading datasets…")
-        results = run_beir([config().data_root / name for name in names], open_models(specs), split=split,
+        results = run_beir([config().data_root / name for name in names], get_models(specs), split=split,
                            max_queries=max_queries if use_subset else None,
                            max_docs=max_docs if use_subset else None, seed=seed, progress=progress)
         progress.done(f"Done: {len(results)} results stored")

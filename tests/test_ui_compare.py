@@ -1,0 +1,49 @@
+"""Compare page: one query through several encoders, agreement marked and tabulated."""
+
+from __future__ import annotations
+
+import pytest
+
+from ui.agreement import found_by, overlap_table, top_ids
+from ui.testing import app_test, write_tiny_beir
+
+
+@pytest.fixture
+def data_root(tmp_path, monkeypatch):
+    write_tiny_beir(tmp_path / "tinymed")
+    monkeypatch.setenv("E5_UI_DATA_ROOT", str(tmp_path))
+    monkeypatch.setenv("E5_UI_MODEL", "hash")
+    return tmp_path
+
+
+def test_overlap_and_owners_of_top_results():
+    rankings = {"a": ["d1", "d2", "d3"], "b": ["d1", "d4", "d2"], "c": ["d9"]}
+    table = overlap_table(rankings)
+    assert table.loc["a", "b"] == pytest.approx(2 / 3) and table.loc["b", "a"] == table.loc["a", "b"]
+    assert table.loc["a", "c"] == 0.0 and table.loc["c", "c"] == 1.0
+    assert found_by(rankings)["d1"] == ["a", "b"] and found_by(rankings)["d9"] == ["c"]
+    assert top_ids({"x": 0.1, "y": 0.9, "z": 0.5}, 2) == ["y", "z"]
+
+
+def test_one_query_side_by_side_marks_shared_and_relevant_results(data_root):
+    at = app_test("compare")
+    assert not at.exception
+    assert at.selectbox[1].value == "q1"  # the dataset's own queries come first
+    assert at.multiselect[0].value == ["hash", "bm25"]
+    at.slider[0].set_value(3)
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert [h.value for h in at.subheader][:2] == ["hash:256", "bm25"]
+    hits = [m.value for m in at.markdown if m.value.startswith("**1.**")]
+    assert len(hits) == 2
+    assert all("Aspirin lowers the risk" in hit and "✅ all" in hit and "★ relevant" in hit for hit in hits)
+    agreement = at.dataframe[0].value
+    assert list(agreement.index) == ["hash:256", "bm25"] and agreement.loc["bm25", "bm25"] == 1.0
+
+
+def test_an_empty_own_query_is_a_readable_error(data_root):
+    at = app_test("compare")
+    at.selectbox[1].select("__own__").run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert "enter a query" in at.error[0].value
