@@ -46,6 +46,16 @@ def list_collections(workspace: Workspace | None = None) -> list[CollectionInfo]
             for row, n_docs, n_chunks in rows]
 
 
+def stored_spec(name: str, workspace: Workspace | None = None) -> str | None:
+    """The ``--model`` spec a collection was built with, when it was recorded."""
+    workspace = workspace or Workspace.default()
+    with Session(engine_for(workspace.url)) as session:
+        row = session.execute(select(CollectionRow.spec).where(CollectionRow.name == name)).first()
+    if row is None:
+        raise CollectionNotFound(f"no collection named {name!r}; see `e5 collections`")
+    return row.spec
+
+
 def file_size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
