@@ -51,6 +51,13 @@ def _python_list(text: str) -> list | None:
     return value if isinstance(value, list) else None
 
 
+def task_text(item: object) -> str | None:
+    """A task string, or the task-like field of an object some models write instead."""
+    if isinstance(item, dict):
+        item = next((item[k] for k in ("task", "description", "title") if isinstance(item.get(k), str)), None)
+    return item if isinstance(item, str) else None
+
+
 def extract_tasks(text: str) -> list[str]:
     """Task definitions from a brainstorm reply: ``{"tasks": [...]}`` or a bare list of strings."""
     value = extract_json(text)
@@ -59,7 +66,7 @@ def extract_tasks(text: str) -> list[str]:
         value = value.get("tasks", lists[0] if len(lists) == 1 else None)
     if not isinstance(value, list):
         raise ParseError("expected a list of task strings")
-    tasks = [item.strip() for item in value if isinstance(item, str) and item.strip()]
+    tasks = [text.strip() for text in map(task_text, value) if text and text.strip()]
     if not tasks:
         raise ParseError("the list holds no task strings")
     return tasks
