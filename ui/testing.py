@@ -129,3 +129,22 @@ def wait_idle(page, timeout_ms: float = 60_000) -> None:
     widget code the page needed has loaded (it is fetched lazily)."""
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
     page.wait_for_load_state("networkidle", timeout=timeout_ms)
+
+
+DEMO_DOCS = {
+    "README.md": "# Demo project\n\nThis project indexes folders of documents and searches them with task "
+                 "instructions. Vectors are explained in the docs.\n",
+    "docs/store.md": "# Vector store\n\nThe vectors live in a FAISS index; their metadata lives in SQLite "
+                     "through SQLAlchemy. The exact inner-product index is the default.\n",
+    "docs/chunks.md": "# Chunking\n\nDocuments are cut into overlapping chunks of tokens before encoding.\n",
+}
+
+
+def build_demo(root: Path, model: str = "hash"):
+    """The ``demo`` collection, built through the rag library from a small documentation folder."""
+    from rag.demo import build_demo_collection
+
+    for rel, text in DEMO_DOCS.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    return build_demo_collection(model, root=root, progress=False)
