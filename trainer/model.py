@@ -21,7 +21,7 @@ def build_model(config: ModelConfig, dtype: torch.dtype = torch.float32):
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=targets, bias="none")
     if config.gradient_checkpointing:
-        backbone.activation_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        backbone.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     backbone.config.use_cache = False
     return get_peft_model(backbone, lora), tokenizer
 

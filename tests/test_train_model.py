@@ -1,0 +1,113 @@
+"""LoRA placement and gradients, real steps on the tiny model, GradCache equality, resume."""
+
+import contextlib
+import json
+
+import pytest
+import torch
+
+from embedder.prompts import get_template
+from trainer.collate import Collator
+from trainer.config import ModelConfig, OptimConfig, SourceConfig, TrainConfig
+from trainer.data import Example
+from trainer.model import build_model, trainable_parameters
+from trainer.step import backward_grad_cache, backward_plain
+from trainer.train import make_optimizer, train
+
+NO_AUTOCAST = contextlib.nullcontext
+
+
+def tiny_model(folder, **options):
+    torch.manual_seed(0)
+    settings = {"model": str(folder), "lora_dropout": 0.0, "gradient_checkpointing": False,
+                "template": "prompteol", "query_max_length": 16, "doc_max_length": 24, **options}
+    model, tokenizer = build_model(ModelConfig(**settings))
+    with torch.no_grad():  # LoRA starts with B = 0, where A gets no gradient; make both matter
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(std=0.05)
+    return model, tokenizer
+
+
+EXAMPLES = [Example(f"question {i} about {topic}", f"an answer on {topic} number {i}",
+                    f"unrelated text {i}" if i % 2 else None, "Find answers", f"mem:{i}")
+            for i, topic in enumerate(["cats", "stocks", "rain", "chess", "bread", "trains"])]
+
+
+def batch_for(tokenizer, examples=EXAMPLES):
+    return Collator(tokenizer, get_template("prompteol"), 16, 24)(examples)
+
+
+def grads(model):
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def test_lora_on_intended_modules_only_they_get_gradients(tiny_llm_dir):
+    model, tokenizer = tiny_model(tiny_llm_dir, lora_targets=("q_proj", "v_proj"))
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n and ("q_proj" in n or "v_proj" in n) for n in trainable)
+    assert {n.split(".lora_")[0].rsplit(".", 1)[-1] for n in trainable} == {"q_proj", "v_proj"}
+    backward_plain(model, batch_for(tokenizer), 0.05, NO_AUTOCAST)
+    assert set(grads(model)) == trainable
+    assert all(g.abs().sum() > 0 for g in grads(model).values())
+
+
+def test_all_linear_default_covers_attention_and_mlp(tiny_llm_dir):
+    model, _ = tiny_model(tiny_llm_dir)
+    wrapped = {n.split(".lora_A")[0].rsplit(".", 1)[-1] for n, _ in model.named_parameters() if "lora_A" in n}
+    assert wrapped == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+
+
+def test_real_steps_reduce_loss_on_a_fixed_batch(tiny_llm_dir):
+    model, tokenizer = tiny_model(tiny_llm_dir, gradient_checkpointing=True)
+    optimizer, scheduler = make_optimizer(trainable_parameters(model), TrainConfig(
+        data=(SourceConfig("jsonl", "unused"),), optim=OptimConfig(lr=5e-3, warmup_steps=0, max_steps=100)))
+    batch, losses = batch_for(tokenizer), []
+    for _ in range(8):
+        losses.append(backward_plain(model, batch, 0.05, NO_AUTOCAST))
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_grad_cache_matches_plain_gradients(tiny_llm_dir):
+    model, tokenizer = tiny_model(tiny_llm_dir)
+    batch = batch_for(tokenizer)
+    plain_loss = backward_plain(model, batch, 0.05, NO_AUTOCAST)
+    plain = grads(model)
+    model.zero_grad(set_to_none=True)
+    cached_loss = backward_grad_cache(model, batch, 0.05, 2, NO_AUTOCAST)
+    cached = grads(model)
+    assert cached_loss == pytest.approx(plain_loss, rel=1e-5)
+    assert set(cached) == set(plain)
+    for name in plain:
+        torch.testing.assert_close(cached[name], plain[name], rtol=1e-4, atol=1e-6)
+
+
+def test_resume_continues_the_same_schedule(tmp_path, tiny_llm_dir):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("\n".join(json.dumps({"query": e.query, "positive": e.positive, "task": "Find answers"})
+                              for e in EXAMPLES * 2) + "\n", encoding="utf-8")
+
+    def config(out):
+        return TrainConfig(output_dir=str(out), data=(SourceConfig("jsonl", str(data)),), save_every=2,
+                           model=ModelConfig(model=str(tiny_llm_dir), query_max_length=16, doc_max_length=24,
+                                             template="prompteol"),
+                           optim=OptimConfig(batch_size=3, max_steps=4, warmup_steps=1, lr=1e-3))
+
+    straight = train(config(tmp_path / "a"), progress=False)
+    train(config(tmp_path / "b"), progress=False, stop_after=2)
+    assert not (tmp_path / "b" / "adapter").exists()
+    resumed = train(config(tmp_path / "b"), progress=False)
+    logs = [[json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
+            for run in ("a", "b")]
+    assert [(r["step"], r["lr"], round(r["loss"], 5)) for r in logs[0]] == \
+           [(r["step"], r["lr"], round(r["loss"], 5)) for r in logs[1]]
+    from safetensors.torch import load_file
+
+    weights = [load_file(r.adapter_dir / "adapter_model.safetensors") for r in (straight, resumed)]
+    for name, tensor in weights[0].items():
+        torch.testing.assert_close(weights[1][name], tensor)
+    settings = json.loads((resumed.adapter_dir / "embedder.json").read_text())
+    assert settings == {"template": "prompteol", "num_layers": None, "max_length": 24}
