@@ -11,7 +11,7 @@ import streamlit as st
 
 from embedder.protocol import Encoder
 from rag.collection import Collection, open_collection
-from rag.manage import CollectionInfo, list_collections, stored_spec
+from rag.manage import CollectionInfo, list_collections
 from rag.readers import Unreadable, read_document
 from rag.search import Hit
 
@@ -27,7 +27,8 @@ def collection_infos() -> dict[str, CollectionInfo]:
 
 def spec_for(name: str) -> str:
     """A collection's recorded model spec; this session's model for a new one."""
-    return stored_spec(name) or settings().model
+    info = collection_infos().get(name)
+    return (info.spec if info else None) or settings().model
 
 
 @st.cache_resource(show_spinner="Opening the collection…", max_entries=8)
