@@ -8,11 +8,13 @@ import io
 import json
 
 import pytest
+from rich.console import Console
 from test_eval_beir import TINY
 from typer.testing import CliRunner
 
 from embedder.cli import app
 from embedder.evaluation.beir import evaluate_encoder, save_beir
+from embedder.evaluation.compare import compare, comparison_table
 from embedder.evaluation.report import bar_chart, export_results
 from embedder.evaluation.results import ResultStore
 from embedder.evaluation.runner import estimated_cost, run_beir
@@ -84,3 +86,17 @@ def test_estimated_cost_uses_openai_prices():
     assert estimated_cost("openai:text-embedding-3-small", 1_000_000) == pytest.approx(0.02)
     assert estimated_cost("openai:text-embedding-3-large@256", 500_000) == pytest.approx(0.065)
     assert estimated_cost("minilm", 1_000_000) is None
+
+
+def test_compare_table_and_chart_with_an_api_model(serve_app, hash_encoder, tiny_folder, store, tmp_path):
+    remote = load_encoder("openai:hash", base_url=serve_app(create_app(hash_encoder)) + "/v1")
+    comparison = compare([tiny_folder], ["bm25", remote], chart=tmp_path / "bars.png", store=store)
+    assert comparison.chart.read_bytes()[:4] == b"\x89PNG"
+    console = Console(width=200, record=True)
+    console.print(comparison_table(comparison))
+    lines = console.export_text().splitlines()
+    remote_row = next(line for line in lines if "openai:hash" in line)
+    assert f"{comparison.results[1].metrics['ndcg_at_10']:.4f}" in remote_row
+    assert f"{remote.usage_tokens:,}" in remote_row
+    with pytest.raises(ValueError, match="metric must be one of"):
+        compare([tiny_folder], ["bm25"], metric="accuracy", store=store)

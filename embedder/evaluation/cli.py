@@ -59,6 +59,29 @@ def beir_command(paths: PathsArg, model: ModelsOpt = ["default"], split: SplitOp
     print_results(results, as_json, title=f"BEIR ({split})")
 
 
+@bench.command("compare")
+def compare_command(paths: PathsArg, model: Annotated[list[str] | None, typer.Option(
+                        "--model", "-m", help="model spec (repeatable; default: bm25, minilm, base, default "
+                        "and OpenAI's models when OPENAI_API_KEY is set)")] = None,
+                    split: SplitOpt = "test", max_queries: MaxQueriesOpt = None, max_docs: MaxDocsOpt = None,
+                    seed: SeedOpt = 0, instruction: InstructionOpt = None,
+                    metric: Annotated[str, typer.Option(help="metric for the table and chart")] = "ndcg_at_10",
+                    chart: Annotated[Path | None, typer.Option(help="bar chart PNG (default: $E5_HOME/figures/)")]
+                    = None, as_json: JsonOpt = False) -> None:
+    """Several encoders (API models included) on the same BEIR sets: table, bar chart, cost, wall time."""
+    from rich.console import Console
+
+    from .compare import compare, comparison_table
+
+    comparison = run_or_fail(compare, paths, model, split=split, max_queries=max_queries, max_docs=max_docs,
+                             seed=seed, instruction=instruction, metric=metric, chart=chart)
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in comparison.results], indent=2))
+        return
+    Console().print(comparison_table(comparison))
+    typer.echo(f"chart: {comparison.chart}")
+
+
 @bench.command("results")
 def results_command(
     kind: Annotated[str | None, typer.Option(help="beir or passkey")] = None,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .beir import Progress
 from .results import Result
@@ -133,14 +134,16 @@ def encode_documents(encoder, task: PasskeyTask, batch: int, progress: Progress 
     """Document vectors and how many documents were truncated (as the encoder reports, or by count)."""
     chunks, truncated = [], 0
     limit = context_limit(encoder)
-    for start in range(0, len(task.documents), batch):
-        chunks.append(encoder.encode_documents(task.documents[start : start + batch]))
-        if hasattr(encoder, "last_truncated"):  # LLM backends count what they cut
-            truncated += encoder.last_truncated
-        elif limit is not None:
-            truncated += sum(n > limit for n in task.tokens[start : start + batch])
-        if progress:
-            progress(f"passkey {task.length}", start + len(chunks[-1]), len(task.documents))
+    with tqdm(total=len(task.documents), desc=f"passkey {task.length}", unit="doc", leave=False) as bar:
+        for start in range(0, len(task.documents), batch):
+            chunks.append(encoder.encode_documents(task.documents[start : start + batch]))
+            if hasattr(encoder, "last_truncated"):  # LLM backends count what they cut
+                truncated += encoder.last_truncated
+            elif limit is not None:
+                truncated += sum(n > limit for n in task.tokens[start : start + batch])
+            bar.update(len(chunks[-1]))
+            if progress:
+                progress(f"passkey {task.length}", bar.n, len(task.documents))
     return np.concatenate(chunks), truncated
 
 
