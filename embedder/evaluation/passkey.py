@@ -221,12 +221,9 @@ def passkey_table(results: list[Result]):
 
 def plot_passkey(results: list[Result], path: Path) -> Path:
     """Accuracy against length (log scale), one line per model; truncated lengths drawn hollow."""
-    import matplotlib
+    from .report import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 3.5))
+    figure, axes = new_figure((6, 3.5))
     for model in dict.fromkeys(r.model for r in results):
         rows = sorted((r for r in results if r.model == model), key=lambda r: r.config["length"])
         line, = axes.plot([r.config["length"] for r in rows], [r.metrics["accuracy"] for r in rows], "-",
@@ -237,9 +234,4 @@ def plot_passkey(results: list[Result], path: Path) -> Path:
                       markerfacecolor="white" if hollow else line.get_color())
     axes.set_xscale("log", base=2)
     axes.set(xlabel="document length (tokens); hollow = truncated", ylabel="top-1 accuracy", ylim=(0, 1.05))
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

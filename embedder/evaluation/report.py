@@ -75,27 +75,38 @@ def export_results(results: list[Result], fmt: str) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
 
 
-def bar_chart(results: list[Result], path: Path, metric: str = "ndcg_at_10") -> Path:
-    """Grouped bars: one group per dataset, one bar per model."""
+def new_figure(size: tuple[float, float]):
+    """``(figure, axes)`` on the file-only Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    datasets = list(dict.fromkeys(r.dataset_label for r in results))
-    models = list(dict.fromkeys(r.model for r in results))
-    score = {(r.dataset_label, r.model): r.metrics.get(metric, 0.0) for r in results}
-    width = 0.8 / max(len(models), 1)
-    figure, axes = plt.subplots(figsize=(max(6, 1.6 * len(datasets) * len(models) ** 0.5), 4))
-    for i, model in enumerate(models):
-        xs = [d + i * width for d in range(len(datasets))]
-        axes.bar(xs, [score.get((d, model), 0.0) for d in datasets], width, label=model)
-    axes.set_xticks([d + width * (len(models) - 1) / 2 for d in range(len(datasets))], datasets, fontsize=8)
-    axes.set_ylabel(metric)
-    axes.set_ylim(0, 1)
-    axes.legend(fontsize=8)
+    return plt.subplots(figsize=size)
+
+
+def save_figure(figure, path: Path) -> Path:
+    """Add the legend, write a PNG and free the figure."""
+    import matplotlib.pyplot as plt
+
+    figure.axes[0].legend(fontsize=8)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
+
+
+def bar_chart(results: list[Result], path: Path, metric: str = "ndcg_at_10") -> Path:
+    """Grouped bars: one group per dataset, one bar per model."""
+    datasets = list(dict.fromkeys(r.dataset_label for r in results))
+    models = list(dict.fromkeys(r.model for r in results))
+    score = {(r.dataset_label, r.model): r.metrics.get(metric, 0.0) for r in results}
+    width = 0.8 / max(len(models), 1)
+    figure, axes = new_figure((max(6, 1.6 * len(datasets) * len(models) ** 0.5), 4))
+    for i, model in enumerate(models):
+        xs = [d + i * width for d in range(len(datasets))]
+        axes.bar(xs, [score.get((d, model), 0.0) for d in datasets], width, label=model)
+    axes.set_xticks([d + width * (len(models) - 1) / 2 for d in range(len(datasets))], datasets, fontsize=8)
+    axes.set(ylabel=metric, ylim=(0, 1))
+    return save_figure(figure, path)
