@@ -233,5 +233,7 @@ def plot_passkey(results: list[Result], path: Path) -> Path:
             axes.plot(r.config["length"], r.metrics["accuracy"], "o", color=line.get_color(),
                       markerfacecolor="white" if hollow else line.get_color())
     axes.set_xscale("log", base=2)
+    lengths = sorted({r.config["length"] for r in results})
+    axes.set_xticks(lengths, [str(n) for n in lengths])
     axes.set(xlabel="document length (tokens); hollow = truncated", ylabel="top-1 accuracy", ylim=(0, 1.05))
     return save_figure(figure, path)
