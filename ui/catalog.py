@@ -64,3 +64,10 @@ def hit_in_context(hit: Hit, text: str | None, width: int = CONTEXT_CHARS) -> st
     before, after = flat(text[max(0, hit.start - width):hit.start]), flat(text[hit.end:hit.end + width])
     return (("…" if hit.start > width else "") + html.escape(before) + chunk + html.escape(after)
             + ("…" if hit.end + width < len(text) else ""))
+
+
+def show_hit(label: str, hit: Hit, root: str | None) -> None:
+    """One hit: label, title, score, path and position, then its chunk marked in context."""
+    st.markdown(f"**{label} {hit.title or hit.path}** · score `{hit.score:.3f}`  \n`{hit.path}` · {hit.position}")
+    st.markdown(f"<div class='e5-hit'>{hit_in_context(hit, document_text(root, hit.path))}</div>",
+                unsafe_allow_html=True)

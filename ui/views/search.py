@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rag.search import search
-from ui.catalog import collection_infos, document_text, hit_in_context, open_for_search
+from ui.catalog import collection_infos, open_for_search, show_hit
 from ui.widgets import instruction_picker, readable_errors
 
 st.title("Search")
@@ -33,7 +33,4 @@ if submitted:
         if not hits:
             st.info("No results." + (" Try another path filter." if path_glob.strip() else ""))
         for rank, hit in enumerate(hits, 1):
-            st.markdown(f"**{rank}. {hit.title or hit.path}** · score `{hit.score:.3f}`  \n"
-                        f"`{hit.path}` · {hit.position}")
-            context = hit_in_context(hit, document_text(infos[name].root, hit.path))
-            st.markdown(f"<div class='e5-hit'>{context}</div>", unsafe_allow_html=True)
+            show_hit(f"{rank}.", hit, infos[name].root)
