@@ -7,11 +7,24 @@ import random
 import pytest
 
 from trainer.synth.config import EndpointConfig, SynthConfig
-from trainer.synth.gates import (GateConfig, Rejected, check_example, check_task, duplicate_keys, normalise,
-                                 script_fraction)
+from trainer.synth.gates import (
+    GateConfig,
+    Rejected,
+    check_example,
+    check_task,
+    duplicate_keys,
+    normalise,
+    script_fraction,
+)
 from trainer.synth.languages import DEFAULT_WEIGHTS, PAPER_LANGUAGES, parse_languages
 from trainer.synth.parsing import ParseError, extract_json, extract_tasks
-from trainer.synth.prompts import brainstorm_messages, categories, example_messages, get_category, sample_params
+from trainer.synth.prompts import (
+    brainstorm_messages,
+    categories,
+    example_messages,
+    get_category,
+    sample_params,
+)
 
 GATES = GateConfig()
 DOC = "Rivers shape valleys over thousands of years as water carries sand and stones downstream, " \

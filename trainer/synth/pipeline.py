@@ -55,9 +55,9 @@ class Run:
         started = time.perf_counter()
         self.client = ChatClient(self.config.endpoint)
         try:
-            plan = {get_category(name): count for name, count in self.config.per_type().items()}
-            await asyncio.gather(*(self.ensure_tasks(c, n) for c, n in plan.items() if c.two_step))
-            for category, count in plan.items():
+            plan = [(get_category(name), count) for name, count in self.config.per_type().items()]
+            await asyncio.gather(*(self.ensure_tasks(c, n) for c, n in plan if c.two_step))
+            for category, count in plan:
                 self.plan_examples(category, count)
             await self.send(self.open_requests("example"), "examples")
         finally:
