@@ -30,6 +30,7 @@ def test_a_beir_run_shows_a_table_and_is_stored(data_root):
     assert table["dataset"].str.startswith("tinymed [subset").all()
     bm25 = table.set_index("model").loc["bm25"]
     assert bm25["nDCG@10"] == pytest.approx(1.0)  # every query names its one relevant document's words
+    assert len(at.get("vega_lite_chart")) == 1  # the bar chart
     history = at.dataframe[1].value
     assert {"bm25", "hash:256"} <= set(history["model"])
 
@@ -47,3 +48,17 @@ def test_running_with_no_model_is_a_readable_error(data_root):
     at.button[0].click().run()
     assert not at.exception
     assert "pick at least one dataset and one model" in at.error[0].value
+
+
+def test_passkey_shows_accuracy_per_length_with_a_line_chart(data_root):
+    at = app_test("benchmarks")
+    at.number_input[3].set_value(20)  # candidates per length
+    at.button[1].click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["length"]) == [256, 512] and set(table["model"]) == {"hash:256"}
+    assert table["accuracy"].between(0, 1).all() and (table["accuracy"] > 0.5).all()  # names are lexical cues
+    assert table["mean tokens"].tolist() == pytest.approx([256, 512], rel=0.05)
+    assert len(at.get("vega_lite_chart")) == 1
+    passkey_history = at.dataframe[-1].value
+    assert {256, 512} <= set(passkey_history["length"])

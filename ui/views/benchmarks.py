@@ -1,5 +1,5 @@
 """Benchmarks: BEIR folders from the data root through several models (``run_beir``, as ``e5 bench beir``),
-the history of stored results, and the personalized passkey task."""
+the personalized passkey task (``run_passkey``, as ``e5 bench passkey``), and the stored history."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from embedder.evaluation.passkey import LENGTHS, run_passkey
 from embedder.evaluation.report import HEADERS, export_results, present_columns
 from embedder.evaluation.results import Result, ResultStore
 from embedder.evaluation.runner import run_beir
 from ui.corpora import beir_folders, splits_of
-from ui.resources import MODEL_CHOICES, get_models
+from ui.resources import MODEL_CHOICES, get_encoder, get_models
 from ui.session import config, settings
 from ui.widgets import ProgressBar, readable_errors
 
@@ -73,18 +74,63 @@ def beir_tab() -> None:
         show_results(st.session_state["beir_results"])
 
 
+def passkey_frame(results: list[Result]) -> pd.DataFrame:
+    return pd.DataFrame([{"model": r.model, "length": r.config["length"], "accuracy": r.metrics["accuracy"],
+                          "mean tokens": r.config.get("mean_tokens"), "truncated to": r.config.get("truncated_to"),
+                          "wall s": r.wall_s} for r in results])
+
+
+def show_passkey(results: list[Result]) -> None:
+    frame = passkey_frame(results)
+    st.dataframe(frame, hide_index=True)
+    st.line_chart(frame, x="length", y="accuracy", color="model")
+
+
+def passkey_tab() -> None:
+    st.caption("Each candidate document is filler text of the given length hiding one person's pass key; the query "
+               "asks for one person's key. Top-1 accuracy; long lengths take long on a CPU.")
+    choices = [spec for spec in MODEL_CHOICES if spec != "bm25"]
+    current = settings().model
+    with st.form("passkey"):
+        model = st.selectbox("Model", choices, index=choices.index(current) if current in choices else 0)
+        lengths = st.multiselect("Document lengths (tokens)", list(LENGTHS), default=list(LENGTHS[:2]))
+        count, seed = st.columns(2)
+        candidates = count.number_input("Candidates per length", min_value=2, max_value=1000, value=100)
+        seed = seed.number_input("Seed", min_value=0, value=0, key="passkey_seed")
+        submitted = st.form_submit_button("Run passkey", type="primary")
+    if submitted:
+        with readable_errors("The passkey run"):
+            if not lengths:
+                raise ValueError("pick at least one document length")
+            progress = ProgressBar("Generating documents…")
+            results = run_passkey(get_encoder(model), sorted(lengths), candidates=int(candidates), seed=int(seed),
+                                  progress=progress)
+            ResultStore().add(results)
+            progress.done(f"Done: {len(results)} lengths stored")
+            st.session_state["passkey_results"] = results
+    if st.session_state.get("passkey_results"):
+        show_passkey(st.session_state["passkey_results"])
+
+
 def history_tab() -> None:
     with readable_errors("Reading the results store"):
-        results = ResultStore().query(kind="beir", limit=500)
-        if not results:
-            st.info("No stored BEIR results yet: run a benchmark (here or with `e5 bench beir`).")
-            return
-        st.dataframe(results_frame(results), hide_index=True)
+        store = ResultStore()
+        beir, passkey = store.query(kind="beir", limit=500), store.query(kind="passkey", limit=500)
+        if not beir and not passkey:
+            st.info("No stored results yet: run a benchmark (here or with `e5 bench beir` / `e5 bench passkey`).")
+        if beir:
+            st.subheader("BEIR")
+            st.dataframe(results_frame(beir), hide_index=True)
+        if passkey:
+            st.subheader("Passkey")
+            st.dataframe(passkey_frame(passkey), hide_index=True)
 
 
 st.title("Benchmarks")
-beir, history = st.tabs(["BEIR", "History"])
+beir, passkey, history = st.tabs(["BEIR", "Passkey", "History"])
 with beir:
     beir_tab()
+with passkey:
+    passkey_tab()
 with history:
     history_tab()
