@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import mteb
 import pytest
 from mteb.abstasks.task_metadata import TaskMetadata
 
 from embedder.backends.llm import LLMEncoder
 from embedder.evaluation.beir import evaluate_encoder, load_beir, subset
-from embedder.evaluation.mteb_wrapper import MtebEncoder, beir_task, task_instruction
+from embedder.evaluation.mteb_wrapper import run_mteb, task_instruction
 from embedder.instructions import BEIR, WEB_SEARCH
 from embedder.settings import EmbedderConfig
 
@@ -17,8 +16,7 @@ def test_mteb_scores_equal_evaluate_encoder(shared_data, tiny_llm_dir):
     # a real (random, 2-layer) LLM: queries carry the instruction, documents do not, on both paths
     encoder = LLMEncoder(EmbedderConfig(model=str(tiny_llm_dir), max_length=128), show_progress=False)
     dataset = subset(load_beir(shared_data / "scifact"), max_queries=20, max_docs=120, seed=1)
-    result = mteb.evaluate(MtebEncoder(encoder), beir_task(dataset), cache=None, show_progress_bar=False)
-    scores = result.task_results[0].scores[dataset.split][0]
+    scores = run_mteb(encoder, dataset)
     ours = evaluate_encoder(encoder, dataset, cache=False)
     assert ours["ndcg_at_10"] > 0
     for theirs, mine in [("ndcg_at_10", "ndcg_at_10"), ("recall_at_100", "recall_at_100"),

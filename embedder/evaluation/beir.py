@@ -182,7 +182,10 @@ def subset(dataset: BeirDataset, max_queries: int | None = None, max_docs: int |
 def evaluate_encoder(encoder, dataset: BeirDataset, instruction: str | None = None, batch_size: int = 256,
                      cache: bool = True, progress: Progress | None = None) -> dict[str, float]:
     """nDCG@10, Recall@100, MRR@10, MAP@100 (and a few more) of an ``Encoder`` or a ``Retriever``
-    (e.g. BM25) on a dataset, following BEIR's conventions."""
+    (e.g. BM25) on a dataset, following BEIR's conventions.
+
+    The document cache is keyed on ``encoder.name``: pass ``cache=False`` for a model whose weights
+    change under the same name (dev evaluation during training)."""
     from .metrics import evaluate_run
     from .retrieval import as_retriever
 

@@ -82,6 +82,22 @@ def compare_command(paths: PathsArg, model: Annotated[list[str] | None, typer.Op
     typer.echo(f"chart: {comparison.chart}")
 
 
+@bench.command("mteb")
+def mteb_command(path: Annotated[Path, typer.Argument(help="a BEIR folder")],
+                 model: Annotated[str, typer.Option("--model", "-m", help="model spec")] = "default",
+                 split: SplitOpt = "test", max_queries: MaxQueriesOpt = None, max_docs: MaxDocsOpt = None,
+                 seed: SeedOpt = 0) -> None:
+    """Score a BEIR folder through mteb itself (its evaluator, our encoder wrapper); prints mteb's scores."""
+    from ..cli import open_encoder
+    from .beir import load_beir, subset
+    from .mteb_wrapper import run_mteb
+
+    dataset = run_or_fail(lambda: subset(load_beir(path, split), max_queries, max_docs, seed))
+    scores = run_mteb(open_encoder(model), dataset)
+    keys = ("ndcg_at_10", "recall_at_100", "mrr_at_10", "map_at_100", "main_score")
+    typer.echo(json.dumps({"model": model, "dataset": dataset.label, **{k: scores[k] for k in keys}}, indent=2))
+
+
 @bench.command("results")
 def results_command(
     kind: Annotated[str | None, typer.Option(help="beir or passkey")] = None,

@@ -94,3 +94,11 @@ def beir_task(dataset: BeirDataset) -> AbsTaskRetrieval:
 
     LocalBeirTask.metadata = metadata
     return LocalBeirTask()
+
+
+def run_mteb(encoder, dataset: BeirDataset) -> dict[str, float]:
+    """mteb's own retrieval scores of an encoder on a loaded BEIR dataset (nothing written to mteb's cache)."""
+    import mteb
+
+    result = mteb.evaluate(MtebEncoder(encoder), beir_task(dataset), cache=None, show_progress_bar=False)
+    return dict(result.task_results[0].scores[dataset.split][0])

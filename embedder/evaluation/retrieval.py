@@ -73,9 +73,9 @@ class DenseRetriever:
     def encode(self, texts: list[str], stage: str, encode) -> np.ndarray:
         """Encode in chunks of ``batch_size`` with one progress bar, metering tokens."""
         chunks = []
-        quiet = hasattr(self.encoder, "show_progress")
+        own_bar = hasattr(self.encoder, "show_progress")
         previous = getattr(self.encoder, "show_progress", None)
-        if quiet:
+        if own_bar:
             self.encoder.show_progress = False  # one bar here instead of one per chunk
         try:
             with tqdm(total=len(texts), desc=f"{self.name} {stage}", unit="text", leave=False) as bar:
@@ -86,7 +86,7 @@ class DenseRetriever:
                     if self.progress:
                         self.progress(stage, bar.n, len(texts))
         finally:
-            if quiet:
+            if own_bar:
                 self.encoder.show_progress = previous
         return np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
 
