@@ -109,8 +109,8 @@ def required_file(folder: Path, relative: str) -> Path:
 
 
 def load_beir(path: str | Path, split: str = "test") -> BeirDataset:
-    """Load one split of a BEIR folder. Qrels rows naming unknown queries or documents are dropped,
-    counted in ``dropped_qrels`` and logged (real ArguAna has five)."""
+    """Load one split of a BEIR folder. Empty documents are skipped; qrels rows naming unknown (or
+    empty) queries or documents are dropped, counted in ``dropped_qrels`` and logged (ArguAna has five)."""
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"BEIR folder {folder} does not exist")
@@ -127,7 +127,7 @@ def load_beir(path: str | Path, split: str = "test") -> BeirDataset:
     qrels: dict[str, dict[str, int]] = {}
     dropped = 0
     for query_id, doc_id, score in read_qrels(qrels_path):
-        if query_id not in all_queries or doc_id not in corpus:
+        if not all_queries.get(query_id, "").strip() or doc_id not in corpus:
             dropped += 1
             continue
         qrels.setdefault(query_id, {})[doc_id] = score
