@@ -24,11 +24,27 @@ class VectorIndex:
         self.dim = dim
         self.factory = factory
         self.index = index if index is not None else empty_index(dim, factory)
-        inner = faiss.downcast_index(self.index.index)
-        self.ivf = isinstance(inner, faiss.IndexIVF)
-        self.hnsw = isinstance(inner, faiss.IndexHNSW)
-        self.nprobe = DEFAULT_NPROBE
-        self.ef_search = DEFAULT_EF_SEARCH
+        self._device_index = None
+        self.nprobe = self.ef_search = 0
+        self.tune(DEFAULT_NPROBE, DEFAULT_EF_SEARCH)
+
+    @property
+    def ivf(self) -> bool:
+        return faiss.try_extract_index_ivf(self.index) is not None
+
+    @property
+    def hnsw(self) -> bool:
+        return isinstance(faiss.downcast_index(self.index.index), faiss.IndexHNSW)
+
+    def tune(self, nprobe: int | None = None, ef_search: int | None = None) -> None:
+        """Search-time accuracy knobs: IVF lists probed, HNSW candidate list size (others ignore them)."""
+        space = faiss.ParameterSpace()
+        if nprobe and self.ivf:
+            self.nprobe = nprobe
+            space.set_index_parameters(self.index, f"nprobe={nprobe}")
+        if ef_search and self.hnsw:
+            self.ef_search = ef_search
+            space.set_index_parameters(self.index, f"efSearch={ef_search}")
         self._device_index = None
 
     @classmethod
@@ -75,22 +91,23 @@ class VectorIndex:
     def reset(self) -> None:
         """Drop all vectors and any training (a rebuild starts from scratch)."""
         self.index = empty_index(self.dim, self.factory)
-        self._device_index = None
+        self.tune(self.nprobe, self.ef_search)
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (scores, ids) per query; ids of missing results are -1. ``allowed`` restricts the ids."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         if not self.index.is_trained:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64)) if allowed is not None else None
+        if allowed is None:
+            return self.device_index().search(queries, k)
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
         if self.ivf:
             params = faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
         elif self.hnsw:
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=self.ef_search)
         else:
             params = faiss.SearchParameters(sel=selector)
-        index = self.index if selector is not None else self.device_index()
-        return index.search(queries, k, params=params)
+        return self.index.search(queries, k, params=params)
 
     def device_index(self):
         """A GPU copy for search when faiss-gpu and CUDA are present (HNSW stays on the CPU)."""
