@@ -52,23 +52,8 @@ def walk_folder(root: Path, config: ScanConfig | None = None) -> WalkResult:
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable_folder, followlinks=True):
         here = Path(dirpath)
-        walked[inode(here)] = relative(root, here)
-        kept = []
-        for name in sorted(dirnames):
-            child = here / name
-            if excluded(child, relative(root, child), config, folder=True):
-                continue
-            try:
-                key = inode(child)
-            except OSError as err:
-                result.skipped.append(Skipped(relative(root, child), f"folder not readable: {err.strerror}", True))
-                continue
-            if key in walked:
-                reason = f"symlink loop: points back to {walked[key] or '.'}/ (already walked)"
-                result.skipped.append(Skipped(relative(root, child), reason, folder=True))
-                continue
-            kept.append(name)
-        dirnames[:] = kept
+        walked.setdefault(inode(here), relative(root, here))
+        dirnames[:] = sorted(claim_folders(root, here, dirnames, config, walked, result))
         for name in sorted(filenames):
             entry = classify(root, here / name, config)
             if isinstance(entry, FileEntry):
@@ -76,6 +61,30 @@ def walk_folder(root: Path, config: ScanConfig | None = None) -> WalkResult:
             elif entry is not None:
                 result.skipped.append(entry)
     return result
+
+
+def claim_folders(root: Path, here: Path, names: list[str], config: ScanConfig, walked: dict[tuple[int, int], str],
+                  result: WalkResult) -> list[str]:
+    """Sub-folders to descend into; each physical folder is walked once (real folders win over symlinks)."""
+    kept = []
+    for name in sorted(names, key=lambda n: ((here / n).is_symlink(), n)):
+        child = here / name
+        rel = relative(root, child)
+        if excluded(child, rel, config, folder=True):
+            continue
+        try:
+            key = inode(child)
+        except OSError as err:
+            result.skipped.append(Skipped(rel, f"folder not readable: {err.strerror}", folder=True))
+            continue
+        if key in walked:
+            ancestor = walked[key] == "" or rel.startswith(walked[key] + "/")
+            kind = "symlink loop" if ancestor else "duplicate folder"
+            result.skipped.append(Skipped(rel, f"{kind}: same folder as {walked[key] or '.'}/", folder=True))
+            continue
+        walked[key] = rel
+        kept.append(name)
+    return kept
 
 
 def classify(root: Path, path: Path, config: ScanConfig) -> FileEntry | Skipped | None:
