@@ -165,7 +165,7 @@ def encode_and_commit(coll: Collection, plan: Plan, report: IndexReport, batch_c
             done += len(group)
             bar.update(tokens)
             bar.set_postfix(files=f"{done}/{len(plan.docs)}", chunks=f"{report.chunks_encoded}/{total_chunks}")
-            if rate is None and report.encode_seconds > 0:
+            if rate is None and report.tokens_encoded and report.encode_seconds > 0:
                 rate = report.tokens_encoded / report.encode_seconds
                 echo(estimate(len(plan.docs), total_chunks, total_tokens, len(plan.cached), rate))
     report.chunks_cached = sum(len(doc.chunks) for doc in plan.docs) - report.chunks_encoded
