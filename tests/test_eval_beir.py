@@ -93,6 +93,10 @@ def test_subset_keeps_relevant_docs_and_is_seeded(shared_data):
     assert part == subset(full, max_queries=20, max_docs=200, seed=3)
     assert part.queries != subset(full, max_queries=20, max_docs=200, seed=4).queries
     assert "subset 20q/200d seed 3" in part.label
+    chosen = subset(full, max_docs=50, query_ids=["1", "3"])
+    assert list(chosen.queries) == ["1", "3"] and len(chosen.corpus) == 50
+    with pytest.raises(ValueError, match="not judged"):
+        subset(full, query_ids=["no-such-query"])
 
 
 def test_hash_encoder_end_to_end_ignores_the_query_document(tiny_beir, hash_encoder):

@@ -157,16 +157,19 @@ def save_beir(dataset: BeirDataset, folder: str | Path) -> Path:
 
 
 def subset(dataset: BeirDataset, max_queries: int | None = None, max_docs: int | None = None,
-           seed: int = 0) -> BeirDataset:
-    """A seeded random subset: ``max_queries`` judged queries, every document relevant to them, and
-    random other documents up to ``max_docs`` (more if the relevant ones alone exceed it)."""
-    if max_queries is None and max_docs is None:
+           seed: int = 0, query_ids: list[str] | None = None) -> BeirDataset:
+    """A seeded random subset: ``max_queries`` judged queries (or exactly ``query_ids``), every document
+    relevant to them, and random other documents up to ``max_docs`` (more if the relevant ones exceed it)."""
+    if max_queries is None and max_docs is None and query_ids is None:
         return dataset
     for knob, value in (("max_queries", max_queries), ("max_docs", max_docs)):
         if value is not None and value < 1:
             raise ValueError(f"{knob} must be positive, got {value}")
+    unknown = sorted(set(query_ids or ()) - set(dataset.queries))
+    if unknown:
+        raise ValueError(f"{len(unknown)} query ids are not judged in {dataset.name}/{dataset.split}, e.g. {unknown[0]!r}")
     rng = random.Random(seed)
-    query_ids = sorted(dataset.queries)
+    query_ids = sorted(query_ids or dataset.queries)
     if max_queries is not None and max_queries < len(query_ids):
         query_ids = sorted(rng.sample(query_ids, max_queries))
     relevant = {doc_id for q in query_ids for doc_id in dataset.qrels[q]}
