@@ -26,6 +26,7 @@ def train_command(
     lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda")] = None,
     seed: Annotated[int | None, typer.Option()] = None,
+    stop_after: Annotated[int | None, typer.Option(help="checkpoint and stop at this step; rerun to resume")] = None,
 ) -> None:
     """Fine-tune a LoRA embedding adapter with InfoNCE; resumes from the output folder's checkpoint."""
     from embedder.cli import fail
@@ -40,8 +41,11 @@ def train_command(
                  "optim.chunk_size": chunk_size, "optim.lr": lr, "device": device, "seed": seed}
     try:
         settings = load_config(config, overrides)
-        result = train(settings)
+        result = train(settings, stop_after=stop_after)
     except (DataError, FileNotFoundError, ValueError) as err:
         fail(str(err))
+    if result.steps < settings.optim.max_steps:
+        typer.echo(f"stopped at step {result.steps} of {settings.optim.max_steps}; rerun the command to resume")
+        return
     typer.echo(f"adapter: {result.adapter_dir} ({result.steps} steps, final loss {result.final_loss:.4f}, "
                f"{result.wall_seconds / 60:.1f} min)")

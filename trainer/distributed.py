@@ -9,13 +9,17 @@ import torch
 import torch.distributed as dist
 
 
-def init_from_env(device: torch.device) -> bool:
-    """Join the process group torchrun (or a test) describes in ``WORLD_SIZE``/``RANK``; False if single."""
+def init_from_env(device: torch.device) -> torch.device:
+    """Join the process group torchrun (or a test) describes in ``WORLD_SIZE``/``RANK``, if any;
+    returns this process's device (``cuda:LOCAL_RANK`` on GPUs)."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return False
+        return device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return True
+    return device
 
 
 def world() -> tuple[int, int]:

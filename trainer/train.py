@@ -67,8 +67,7 @@ def train(config: TrainConfig, progress: bool = True, stop_after: int | None = N
     the next call resumes on the same schedule.
     """
     started = time.time()
-    device = pick_device(config.device)
-    init_from_env(device)
+    device = init_from_env(pick_device(config.device))
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     out = Path(config.output_dir)

@@ -1,0 +1,44 @@
+"""Dev evaluation: nDCG@10 of a saved adapter on the train-split queries held out from training."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from embedder.evaluation.beir import BeirDataset, evaluate_encoder, load_beir
+
+from .config import SourceConfig, TrainConfig
+from .export import embedder_settings
+from .mixing import holdout_query_ids
+
+
+def holdout_dataset(source: SourceConfig, seed: int, max_docs: int) -> BeirDataset:
+    """The held-out queries of a BEIR source, their judged documents and seeded random others."""
+    import random
+
+    data = load_beir(source.path, source.split)
+    qids = holdout_query_ids(data, source.holdout_queries, seed)
+    relevant = {d for q in qids for d in data.qrels[q]}
+    others = sorted(set(data.corpus) - relevant)
+    keep = relevant | set(random.Random(seed).sample(others, max(0, min(len(others), max_docs - len(relevant)))))
+    return replace(data, corpus={d: t for d, t in data.corpus.items() if d in keep},
+                   queries={q: data.queries[q] for q in qids}, qrels={q: data.qrels[q] for q in qids},
+                   subset=f"held-out {len(qids)}q/{len(keep)}d seed {seed}")
+
+
+def dev_evaluate(adapter: str | Path | None, config: TrainConfig, max_docs: int = 300) -> dict[str, float]:
+    """nDCG@10 per BEIR source with ``holdout_queries``; ``adapter=None`` scores the untrained start
+    (same template and depth), the baseline a run has to beat."""
+    from embedder.loading import resolve_model
+    from embedder.registry import load_encoder
+
+    settings = embedder_settings(config)
+    settings["max_length"] = config.model.doc_max_length
+    encoder = load_encoder(resolve_model(config.model.model), adapter=str(adapter) if adapter else None,
+                           **settings)
+    scores = {}
+    for source in config.data:
+        if source.kind == "beir" and source.holdout_queries:
+            data = holdout_dataset(source, config.seed, max_docs)
+            scores[f"{data.name} {data.subset}"] = evaluate_encoder(encoder, data, cache=False)["ndcg_at_10"]
+    return scores
