@@ -5,7 +5,7 @@ target), for (a) ``LLMEncoder`` (length-sorted batches, backbone only) and (b) a
 same backbone (fixed order, fixed batch, padding to the longest), checks that the outputs agree, and
 measures the machine's fp32 matmul speed to state the limit: GFLOP/s / (2 x linear parameters).
 
-    python bench/encode.py [--texts 64] [--batch-size 16] [--model base]
+    python bench/encode.py [--texts 64] [--batch-size 16] [--model base] [--compile]
 """
 
 from __future__ import annotations
@@ -75,31 +75,39 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lengths", default="128,512")
+    parser.add_argument("--compile", action="store_true", help="also time LLMEncoder with torch.compile")
     args = parser.parse_args()
 
     from embedder.registry import load_encoder
 
     encoder = load_encoder(args.model, batch_size=args.batch_size, max_length=1024)
-    encoder.show_progress = False
+    methods = {"plain loop": lambda texts: plain_loop(encoder, texts, args.batch_size),
+               "LLMEncoder": encoder.encode_raw}
+    if args.compile:
+        compiled = load_encoder(args.model, batch_size=args.batch_size, max_length=1024, compile=True)
+        methods["LLMEncoder+compile"] = compiled.encode_raw
+    for variant in (encoder, *([compiled] if args.compile else [])):
+        variant.show_progress = False
+        variant.encode_raw(mixed_texts(encoder.tokenizer, 4, 64, seed=0))  # warm-up (and compile)
+
     gflops = matmul_gflops()
     limit = gflops * 1e9 / (2 * linear_params(encoder.model))
     print(f"model {encoder.name}: {linear_params(encoder.model) / 1e6:.1f}M linear params, "
-          f"{torch.get_num_threads()} threads")
+          f"{torch.get_num_threads()} threads, batch {args.batch_size}, {args.texts} texts per length")
     print(f"machine: fp32 matmul {gflops:.1f} GFLOP/s -> limit {limit:.0f} tokens/s for this model\n")
-    print(f"{'target':>6} {'method':<14} {'texts/s':>8} {'tokens/s':>9} {'of limit':>8} {'peak RSS':>9}")
+    print(f"{'target':>6} {'method':<20} {'texts/s':>8} {'tokens/s':>9} {'of limit':>8} {'vs plain':>8} "
+          f"{'min cos':>9} {'peak RSS':>9}")
     for target in (int(x) for x in args.lengths.split(",")):
         texts = mixed_texts(encoder.tokenizer, args.texts, target, seed=target)
         tokens = sum(encoder.count_tokens(texts))
-        encoder.encode_raw(texts[:2])  # warm-up
-        plain, plain_s = timed(plain_loop, encoder, texts, args.batch_size)
-        ours, ours_s = timed(encoder.encode_raw, texts)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        for method, seconds in (("plain loop", plain_s), ("LLMEncoder", ours_s)):
+        reference, plain_s = timed(methods["plain loop"], texts)
+        for method, fn in methods.items():
+            vectors, seconds = (reference, plain_s) if method == "plain loop" else timed(fn, texts)
             rate = tokens / seconds
-            print(f"{target:>6} {method:<14} {len(texts) / seconds:>8.2f} {rate:>9.0f} {rate / limit:>8.0%} "
-                  f"{rss:>7.0f}MB")
-        cosine = float(np.min(np.sum(plain * ours, axis=1)))
-        print(f"{target:>6} speed-up {plain_s / ours_s:.2f}x, min cosine(ours, plain) = {cosine:.6f}\n")
+            cosine = float(np.min(np.sum(reference * vectors, axis=1)))
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"{target:>6} {method:<20} {len(texts) / seconds:>8.2f} {rate:>9.0f} {rate / limit:>8.0%} "
+                  f"{plain_s / seconds:>7.2f}x {cosine:>9.6f} {rss:>7.0f}MB")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ class EmbedderConfig:
 
     ``model`` is an HF id or local folder (``None``: the packaged SmolLM2-135M-Instruct).
     ``num_layers`` keeps only the first K transformer layers (a speed/quality lever).
+    ``compile`` runs the model through ``torch.compile`` (fuses the norm/rotary/activation
+    kernels: ~25% less CPU per token, after a one-off compile of a minute or more).
     """
 
     model: str | None = None
@@ -52,6 +54,7 @@ class EmbedderConfig:
     dtype: str = "auto"
     threads: int | None = None
     num_layers: int | None = None
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.max_length < 2:

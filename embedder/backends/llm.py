@@ -42,6 +42,7 @@ class LLMEncoder:
         self.model = load_backbone(model_dir, dtype=pick_dtype(config.dtype, self.device),
                                    num_layers=config.num_layers, adapter=config.adapter)
         self.model.to(self.device).eval()
+        self.forward_model = torch.compile(self.model, dynamic=True) if config.compile else self.model
         self.dim = int(self.model.config.hidden_size)
         self.name = self._describe()
         self.last_truncated = 0
@@ -89,6 +90,6 @@ class LLMEncoder:
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
-        hidden = self.model(**inputs).last_hidden_state
+        hidden = self.forward_model(**inputs).last_hidden_state
         pooled = last_token_pool(hidden, inputs["attention_mask"]).float().cpu().numpy()
         return l2_normalize(pooled)
