@@ -128,6 +128,25 @@ class VectorIndex:
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        remove_stale_temps(path)
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Delete temp files of writers that died before ``os.replace`` (their pid is gone)."""
+    for tmp in path.parent.glob(f"{path.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def empty_index(dim: int, factory: str) -> faiss.IndexIDMap:

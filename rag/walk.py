@@ -111,9 +111,16 @@ def excluded(path: Path, rel: str, config: ScanConfig, *, folder: bool) -> bool:
     name = path.name
     if name.startswith(".") and not config.include_hidden:
         return True
-    if folder and (any(fnmatch(name, p) for p in DEFAULT_EXCLUDES) or (path / "pyvenv.cfg").is_file()):
+    if folder and (any(fnmatch(name, p) for p in DEFAULT_EXCLUDES) or is_venv(path)):
         return True
     return any(fnmatch(rel, p) or fnmatch(name, p) for p in config.excludes)
+
+
+def is_venv(folder: Path) -> bool:
+    try:
+        return (folder / "pyvenv.cfg").is_file()
+    except OSError:  # an unreadable folder is reported when the walk tries to enter it
+        return False
 
 
 def inode(path: Path) -> tuple[int, int]:
