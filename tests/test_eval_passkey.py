@@ -11,6 +11,7 @@ from embedder.backends.llm import LLMEncoder
 from embedder.evaluation.passkey import (
     apply_long_context,
     make_task,
+    parse_lengths,
     plot_passkey,
     run_passkey,
     token_counter,
@@ -78,3 +79,9 @@ def test_default_model_at_256_tokens():
     [result] = run_passkey(load_encoder("default"), [256], candidates=100, seed=0)
     assert result.config["truncated_docs"] == 0 and 240 <= result.config["mean_tokens"] <= 256
     assert result.metrics["accuracy"] > 0.05  # chance is 0.01
+
+
+def test_parse_lengths():
+    assert parse_lengths("256, 512,1k,32K") == [256, 512, 1024, 32768]
+    with pytest.raises(ValueError, match="comma-separated"):
+        parse_lengths("256,lots")

@@ -123,15 +123,6 @@ def results_command(
         typer.echo(text, nl=False)
 
 
-def parse_lengths(text: str) -> list[int]:
-    """``256,512,1k,32k`` -> ``[256, 512, 1024, 32768]``."""
-    try:
-        return [int(part[:-1]) * 1024 if part.lower().endswith("k") else int(part)
-                for part in text.replace(" ", "").split(",") if part]
-    except ValueError:
-        raise typer.BadParameter(f"lengths must be comma-separated integers like 256,512,1k; got {text!r}") from None
-
-
 @bench.command("passkey")
 def passkey_command(
     model: Annotated[str, typer.Option("--model", "-m", help="model spec")] = "default",
@@ -148,11 +139,11 @@ def passkey_command(
     from rich.console import Console
 
     from ..cli import open_encoder
-    from .passkey import apply_long_context, passkey_table, plot_passkey, run_passkey
+    from .passkey import apply_long_context, parse_lengths, passkey_table, plot_passkey, run_passkey
     from .report import figure_path
     from .results import ResultStore
 
-    sizes = parse_lengths(lengths)
+    sizes = run_or_fail(parse_lengths, lengths)
     encoder = open_encoder(model)
     run_or_fail(apply_long_context, encoder, rope_theta=rope_theta, sliding_window=sliding_window)
     results = run_or_fail(run_passkey, encoder, sizes, candidates=candidates, seed=seed)

@@ -40,6 +40,15 @@ TEMPLATE_MARGIN = 32  # room for a prompt template around the document and the E
 TokenCounter = Callable[[list[str]], list[int]]
 
 
+def parse_lengths(text: str) -> list[int]:
+    """``"256,512,1k,32k"`` -> ``[256, 512, 1024, 32768]``."""
+    try:
+        return [int(part[:-1]) * 1024 if part.lower().endswith("k") else int(part)
+                for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise ValueError(f"lengths must be comma-separated integers like 256,512,1k; got {text!r}") from None
+
+
 def count_words(texts: list[str]) -> list[int]:
     """Whitespace words: the fallback length measure for encoders that expose no tokenizer."""
     return [len(text.split()) for text in texts]
