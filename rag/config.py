@@ -19,17 +19,19 @@ class IndexConfig:
     """What determines a collection's chunks and vectors; stored with it and fixed for its lifetime.
 
     ``chunk_tokens``/``overlap`` count tokens of the encoder's own tokenizer; 256 tokens keep each chunk
-    well inside the 512-token window of the default model. ``factory`` is a FAISS index factory string
+    well inside the 512-token window of the default model; the overlap defaults to an eighth of a chunk. ``factory`` is a FAISS index factory string
     over inner product ("Flat" is exact; e.g. "HNSW32" or "IVF1024,PQ48" for large collections).
     """
 
     chunk_tokens: int = 256
-    overlap: int = 32
+    overlap: int | None = None
     factory: str = "Flat"
 
     def __post_init__(self) -> None:
         if self.chunk_tokens < 8:
             raise ValueError(f"chunk_tokens must be at least 8, got {self.chunk_tokens}")
+        if self.overlap is None:
+            object.__setattr__(self, "overlap", self.chunk_tokens // 8)
         if not 0 <= self.overlap < self.chunk_tokens:
             raise ValueError(f"overlap must be in [0, chunk_tokens={self.chunk_tokens}), got {self.overlap}")
         if not self.factory.strip() or "IDMap" in self.factory:
