@@ -13,8 +13,9 @@ STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.safetensors"
 
 
-def save_checkpoint(folder: Path, model, optimizer, scheduler, step: int) -> None:
-    """Write adapter, optimizer and schedule state for ``step`` atomically (staging folder, then rename)."""
+def save_checkpoint(folder: Path, model, optimizer, scheduler, step: int, wall_seconds: float | None = None) -> None:
+    """Write adapter, optimizer and schedule state for ``step`` atomically (staging folder, then rename);
+    ``wall_seconds`` is the training time so far (carried across resumes into the model card)."""
     staging = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
@@ -22,14 +23,15 @@ def save_checkpoint(folder: Path, model, optimizer, scheduler, step: int) -> Non
     tensors = {f"{index}.{name}": value.contiguous() for index, slots in state["state"].items()
                for name, value in slots.items()}
     save_file(tensors, staging / OPTIMIZER_FILE)
-    meta = {"step": step, "param_groups": state["param_groups"], "scheduler": scheduler.state_dict()}
+    meta = {"step": step, "wall_seconds": wall_seconds, "param_groups": state["param_groups"], "scheduler": scheduler.state_dict()}
     (staging / STATE_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
 
 
-def load_checkpoint(folder: Path, model, optimizer, scheduler) -> int:
-    """Restore a checkpoint written by :func:`save_checkpoint`; returns the step to continue from."""
+def load_checkpoint(folder: Path, model, optimizer, scheduler) -> tuple[int, float]:
+    """Restore a checkpoint written by :func:`save_checkpoint`; returns the step to continue from
+    and the wall seconds spent so far (0 when not recorded)."""
     from peft import set_peft_model_state_dict
 
     set_peft_model_state_dict(model, load_file(folder / "adapter_model.safetensors"))
@@ -40,4 +42,4 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler) -> int:
         slots.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
     scheduler.load_state_dict(meta["scheduler"])
-    return int(meta["step"])
+    return int(meta["step"]), float(meta.get("wall_seconds") or 0.0)

@@ -67,11 +67,44 @@ def train(config: TrainConfig, progress: bool = True, stop_after: int | None = N
     the next call resumes on the same schedule.
     """
     started = time.time()
+    run = setup(config)
+    checkpoint = Path(config.output_dir) / "checkpoint"
+    step, earlier_seconds = 0, 0.0
+    if checkpoint.is_dir():
+        step, earlier_seconds = load_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler)
+    last = min(config.optim.max_steps, stop_after or config.optim.max_steps)
+    loss = run_steps(run, config, step, last, progress)
+    wall = earlier_seconds + time.time() - started
+    result = TrainResult(Path(config.output_dir) / "adapter", last, loss, wall, run.counts)
+    if world()[0] == 0:
+        save_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler, last, wall)
+        if last == config.optim.max_steps:
+            from .export import export_adapter
+
+            export_adapter(run.model, config, result)
+    return result
+
+
+@dataclass
+class Run:
+    """Everything the loop needs, built once per call."""
+
+    examples: list[Example]
+    counts: dict
+    model: torch.nn.Module
+    collator: Collator
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    steps: StepRunner
+    device: torch.device
+
+
+def setup(config: TrainConfig) -> Run:
+    """Process group, seeds, data, model, optimiser and schedule."""
     device = init_from_env(pick_device(config.device))
     random.seed(config.seed)
     torch.manual_seed(config.seed)
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     examples, counts = build_dataset(config.data, config.leak, config.seed)
     model, tokenizer = build_model(config.model)
     model.to(device).train()
@@ -79,32 +112,30 @@ def train(config: TrainConfig, progress: bool = True, stop_after: int | None = N
                         config.model.doc_max_length)
     params = trainable_parameters(model)
     optimizer, scheduler = make_optimizer(params, config)
-    checkpoint = out / "checkpoint"
-    step = load_checkpoint(checkpoint, model, optimizer, scheduler) if checkpoint.is_dir() else 0
-    schedule = batch_schedule(examples, config)
-    loop = StepRunner(model, params, optimizer, scheduler, config, device)
+    steps = StepRunner(model, params, optimizer, scheduler, config, device)
+    return Run(examples, counts, model, collator, optimizer, scheduler, steps, device)
+
+
+def run_steps(run: Run, config: TrainConfig, step: int, last: int, progress: bool) -> float:
+    """Steps ``step`` .. ``last - 1`` with progress bar, logs and periodic checkpoints; the last loss."""
+    schedule = batch_schedule(run.examples, config)
+    checkpoint = Path(config.output_dir) / "checkpoint"
     loss = float("nan")
     with tqdm(total=config.optim.max_steps, initial=step, desc="training", disable=not progress) as bar, \
-            LogWriter(out, config) as logger:
-        while step < min(config.optim.max_steps, stop_after or config.optim.max_steps):
-            batch = collator([examples[i] for i in schedule[step]]).to(device)
-            loss, seconds = loop.run(step, batch)
+            LogWriter(Path(config.output_dir), config) as logger:
+        while step < last:
+            batch = run.collator([run.examples[i] for i in schedule[step]]).to(run.device)
+            loss, seconds = run.steps.run(step, batch)
             step += 1
+            lr = run.scheduler.get_last_lr()[0]
             bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
-            if step % config.log_every == 0 or step == config.optim.max_steps:
-                logger.write(step=step, loss=loss, lr=scheduler.get_last_lr()[0], seconds=seconds,
+            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.1e}")
+            if step % config.log_every == 0 or step == last:
+                logger.write(step=step, loss=loss, lr=lr, seconds=seconds,
                              examples_per_s=batch.size * world()[1] / seconds)
-            if step % config.save_every == 0 and world()[0] == 0:
-                save_checkpoint(checkpoint, model, optimizer, scheduler, step)
-    from .export import export_adapter
-
-    result = TrainResult(out / "adapter", step, loss, time.time() - started, counts)
-    if world()[0] == 0:
-        save_checkpoint(checkpoint, model, optimizer, scheduler, step)
-        if step == config.optim.max_steps:
-            export_adapter(model, config, result)
-    return result
+            if step % config.save_every == 0 and step < last and world()[0] == 0:
+                save_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler, step)
+    return loss
 
 
 def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig):
