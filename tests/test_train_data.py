@@ -100,3 +100,16 @@ def test_build_dataset_counts_sources(tmp_path, tiny_beir):
     sources = [SourceConfig("jsonl", str(path), weight=0.5), SourceConfig("beir", str(tiny_beir), task="t")]
     examples, counts = build_dataset(sources, LeakConfig(beir=(str(tiny_beir),), documents=False))
     assert counts[str(path)] == {"read": 4, "weighted": 2} and counts["total"] == len(examples) == 3
+
+
+def test_cli_reports_bad_data_with_file_and_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from embedder.cli import app
+
+    bad = write_lines(tmp_path / "bad.jsonl", [row(query="q", positive="p", task="t"), row(query="q2", task="t")])
+    config = tmp_path / "run.toml"
+    config.write_text(f'output_dir = "{tmp_path / "out"}"\n[[data]]\nkind = "jsonl"\npath = "{bad}"\n')
+    result = CliRunner().invoke(app, ["train", "--config", str(config)])
+    assert result.exit_code == 2
+    assert f"{bad}:2: field 'positive' is missing" in result.output
