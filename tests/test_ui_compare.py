@@ -36,7 +36,7 @@ def test_one_query_side_by_side_marks_shared_and_relevant_results(data_root):
     assert [h.value for h in at.subheader][:2] == ["hash:256", "bm25"]
     hits = [m.value for m in at.markdown if m.value.startswith("**1.**")]
     assert len(hits) == 2
-    assert all("Aspirin lowers the risk" in hit and "✅ all" in hit and "★ relevant" in hit for hit in hits)
+    assert all("Aspirin lowers the risk" in hit and "✔ all" in hit and "★ relevant" in hit for hit in hits)
     agreement = at.dataframe[0].value
     assert list(agreement.index) == ["hash:256", "bm25"] and agreement.loc["bm25", "bm25"] == 1.0
 

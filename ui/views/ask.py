@@ -47,7 +47,7 @@ if submitted:
         if answer.text:
             st.subheader("Answer")
             st.markdown(answer.text)
-        if answer.note:
+        if answer.note and (chat.configured or not answer.hits):  # "no LLM" is already said above
             st.warning(answer.note)
         st.subheader("Passages")
         for number, hit in enumerate(answer.hits, 1):

@@ -27,7 +27,7 @@ def results_frame(results: list[Result]) -> pd.DataFrame:
 def show_results(results: list[Result]) -> None:
     frame = results_frame(results)
     st.dataframe(frame, hide_index=True)
-    st.bar_chart(frame, x="dataset", y="nDCG@10", color="model", stack=False)
+    st.bar_chart(frame, x="model", y="nDCG@10", color="dataset", stack=False, horizontal=True)
     formats = st.columns(3)
     for column, (fmt, mime) in zip(formats, (("csv", "text/csv"), ("markdown", "text/markdown"),
                                              ("json", "application/json"))):

@@ -24,12 +24,19 @@ OWN_QUERY = "__own__"
 def compare(dataset, models: list, query: str, query_id: str | None, instruction: str, k: int) -> dict:
     """Each model's top-k doc ids and scores for the query, with its wall time."""
     one = with_one_query(dataset, query, query_id)
+    progress = ProgressBar("Comparing…")
     runs = {}
     for model in models:
-        retriever = as_retriever(model, progress=ProgressBar(f"{getattr(model, 'name', model)}: preparing"))
+        label = model.name
+
+        def report(stage: str, done: int, total: int, label: str = label) -> None:
+            progress(f"{label}: {stage}", done, total)
+
+        retriever = as_retriever(model, progress=report)
         started = time.perf_counter()
         run = next(iter(retriever.search(one, instruction if retriever.name != "bm25" else "", k).values()))
-        runs[retriever.name] = {"ids": top_ids(run, k), "scores": run, "wall_s": time.perf_counter() - started}
+        runs[label] = {"ids": top_ids(run, k), "scores": run, "wall_s": time.perf_counter() - started}
+    progress.done(f"Compared {len(runs)} encoders")
     return runs
 
 
@@ -38,7 +45,7 @@ def show_column(column, name: str, result: dict, dataset, owners: dict, relevant
     column.caption(f"{result['wall_s']:.2f}s (includes encoding the corpus the first time)")
     for rank, doc_id in enumerate(result["ids"], 1):
         title, text = dataset.corpus[doc_id]
-        marks = (" ✅ all" if len(owners[doc_id]) == models else "") + (" ★ relevant" if doc_id in relevant else "")
+        marks = (" ✔ all" if len(owners[doc_id]) == models else "") + (" ★ relevant" if doc_id in relevant else "")
         column.markdown(f"**{rank}.** `{result['scores'][doc_id]:.3f}` **{title or doc_id}**{marks}  \n"
                         f"{text[:180]}{'…' if len(text) > 180 else ''}")
 
@@ -47,7 +54,7 @@ def show_comparison(state: dict) -> None:
     rankings = {name: result["ids"] for name, result in state["runs"].items()}
     owners = found_by(rankings)
     st.markdown(f"**Query:** {state['query']}")
-    st.caption("✅ all: returned by every encoder · ★ relevant: judged relevant in the dataset's qrels")
+    st.caption("✔ all: returned by every encoder · ★ relevant: judged relevant in the dataset's qrels")
     for column, (name, result) in zip(st.columns(len(rankings)), state["runs"].items()):
         show_column(column, name, result, state["dataset"], owners, state["relevant"], len(rankings))
     st.subheader("Agreement: share of top-k results in common")
@@ -72,7 +79,7 @@ if dataset is None:
 query_id = st.selectbox("Query", [*dataset.queries, OWN_QUERY],
                         format_func=lambda q: "type your own…" if q == OWN_QUERY else dataset.queries[q])
 query = st.text_input("Your query", key="compare_query") if query_id == OWN_QUERY else dataset.queries[query_id]
-instruction = instruction_picker("compare", name if name in TASKS else DEFAULT_TASK)
+instruction = instruction_picker(f"compare_{name}", name if name in TASKS else DEFAULT_TASK)  # per corpus
 chosen = st.multiselect("Encoders", MODEL_CHOICES, default=[m for m in (settings().model, "bm25") if m in MODEL_CHOICES])
 extra = st.text_input("Other encoder specs, comma-separated", placeholder="openai:text-embedding-3-small")
 k = st.slider("Top k", min_value=3, max_value=20, value=5)

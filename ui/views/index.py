@@ -36,7 +36,7 @@ def run_index(root: Path, name: str, index_config: IndexConfig | None, scan: Sca
 def show_report(report: IndexReport) -> None:
     st.success(report.summary())
     if report.skipped:
-        st.warning(f"{len(report.skipped)} files skipped")
+        st.warning(f"{len(report.skipped)} file{'s' if len(report.skipped) != 1 else ''} skipped")
         st.dataframe(pd.DataFrame([(s.rel, s.reason) for s in report.skipped], columns=["file", "reason"]),
                      hide_index=True)
     for rel, note in report.notes:
@@ -57,7 +57,8 @@ def index_form() -> None:
             st.caption("Chunking and the FAISS index are fixed when a collection is created.")
             tokens, overlap, factory = st.columns(3)
             chunk_tokens = tokens.number_input("Tokens per chunk", min_value=8, value=IndexConfig.chunk_tokens)
-            overlap_tokens = overlap.number_input("Overlap (tokens)", min_value=0, value=IndexConfig.overlap)
+            overlap_tokens = overlap.number_input("Overlap (tokens)", min_value=0, value=None,
+                                                  placeholder="an eighth of a chunk")
             faiss_factory = factory.text_input("FAISS index", value=IndexConfig.factory, help="Flat, HNSW32, …")
             excludes = st.text_input("Exclude (globs, comma-separated)", placeholder="*.log, build/*")
             hidden = st.checkbox("Include hidden files and folders")
@@ -68,7 +69,8 @@ def index_form() -> None:
             root = resolve_allowed(folder, roots)
             name = name.strip() or root.name
             new = name not in collection_infos()
-            index_config = IndexConfig(chunk_tokens=int(chunk_tokens), overlap=int(overlap_tokens),
+            index_config = IndexConfig(chunk_tokens=int(chunk_tokens),
+                                       overlap=None if overlap_tokens is None else int(overlap_tokens),
                                        factory=faiss_factory.strip()) if new else None
             scan = ScanConfig(max_file_bytes=int(max_mb * 1e6), include_hidden=hidden,
                               excludes=tuple(g.strip() for g in excludes.split(",") if g.strip()))
