@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from fnmatch import fnmatch
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from embedder.instructions import DEFAULT_TASK, instruction_for
 
@@ -16,6 +16,10 @@ from .errors import RagError
 from .store import ChunkRow, DocumentRow
 
 SNIPPET_CHARS = 300
+HITS_QUERY = (select(ChunkRow.id, ChunkRow.ordinal, ChunkRow.char_start, ChunkRow.char_end, ChunkRow.text,
+                     DocumentRow.path, DocumentRow.title)
+              .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
+              .where(ChunkRow.id.in_(bindparam("ids", expanding=True))))  # built once: one query per search
 
 
 @dataclass(frozen=True)
@@ -80,12 +84,9 @@ def fetch_hits(collection: Collection, found: list[tuple[int, float]]) -> list[H
     """Chunk and document metadata of FAISS results, in one SQL query, in score order."""
     if not found:
         return []
-    query = (select(ChunkRow.id, ChunkRow.ordinal, ChunkRow.char_start, ChunkRow.char_end, ChunkRow.text,
-                    DocumentRow.path, DocumentRow.title)
-             .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
-             .where(ChunkRow.id.in_([chunk_id for chunk_id, _ in found])))
+    ids = [chunk_id for chunk_id, _ in found]
     with collection.engine.connect() as conn:
-        rows = {row.id: row for row in conn.execute(query)}
+        rows = {row.id: row for row in conn.execute(HITS_QUERY, {"ids": ids})}
     return [Hit(score, rows[i].path, rows[i].title, rows[i].text, rows[i].ordinal, rows[i].char_start,
                 rows[i].char_end, i) for i, score in found if i in rows]
 

@@ -1,0 +1,108 @@
+"""Indexing throughput: the whole pipeline (walk, read, chunk, encode, SQL, FAISS) vs pure encoding.
+
+Indexes a small corpus into a fresh collection, then encodes exactly the same chunk texts with the
+same encoder in one call (the best case: nothing but the model). Overhead = pipeline / encoding - 1
+(target <= 10%). Also times a no-op re-run, and a re-run over an unchanged folder of many small files.
+
+    python bench/index.py [--model default] [--corpus docs|scifact] [--docs 30] [--noop-files 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from embedder.registry import load_encoder
+from rag.collection import open_collection
+from rag.config import Workspace
+from rag.demo import REPO_ROOT, demo_files
+from rag.indexer import index_folder
+from rag.store import ChunkRow
+
+SCIFACT = REPO_ROOT.parent / "shared" / "data" / "scifact" / "corpus.jsonl"
+
+
+def write_corpus(kind: str, docs: int, folder: Path) -> None:
+    """The repository's docs, or the first ``docs`` SciFact abstracts, as files in ``folder``."""
+    folder.mkdir(parents=True)
+    if kind == "docs":
+        for entry in demo_files().files:
+            target = folder / entry.rel.replace("/", "__")
+            target.write_text(entry.path.read_text(encoding="utf-8"), encoding="utf-8")
+        return
+    with SCIFACT.open(encoding="utf-8") as lines:
+        for _, line in zip(range(docs), lines):
+            row = json.loads(line)
+            (folder / f"{row['_id']}.md").write_text(f"# {row['title']}\n\n{row['text']}\n", encoding="utf-8")
+
+
+def chunk_texts(workspace: Workspace, name: str, encoder) -> list[str]:
+    """The unique chunk texts the pipeline encoded, in index order."""
+    collection = open_collection(name, encoder, workspace=workspace)
+    with collection.engine.connect() as conn:
+        texts = conn.execute(select(ChunkRow.text).where(ChunkRow.collection_id == collection.id)
+                             .order_by(ChunkRow.id)).scalars().all()
+    return list(dict.fromkeys(texts))
+
+
+def bench_pipeline(args, tmp: Path) -> None:
+    encoder = load_encoder(args.model)
+    folder, workspace = tmp / "corpus", Workspace(f"sqlite:///{tmp / 'rag.db'}", tmp / "indexes")
+    write_corpus(args.corpus, args.docs, folder)
+    encoder.encode_documents(["warm-up text for the model"] * 4)
+    start = time.perf_counter()
+    report = index_folder(folder, encoder, collection="bench", workspace=workspace, progress=False)
+    pipeline = time.perf_counter() - start
+    texts = chunk_texts(workspace, "bench", encoder)
+    start = time.perf_counter()
+    encoder.encode_documents(texts)
+    encoding = time.perf_counter() - start
+    start = time.perf_counter()
+    again = index_folder(folder, encoder, collection="bench", workspace=workspace, progress=False)
+    noop = time.perf_counter() - start
+    files = len(report.added)
+    print(f"model {encoder.name}; corpus {args.corpus}: {files} files, {report.chunks_encoded} chunks, "
+          f"{report.tokens_encoded:,} tokens")
+    print(f"pipeline (walk+read+chunk+encode+SQL+FAISS): {pipeline:8.1f} s  {report.tokens_encoded / pipeline:8.1f} tok/s")
+    print(f"pure encoding of the same chunks:             {encoding:8.1f} s  {report.tokens_encoded / encoding:8.1f} tok/s")
+    print(f"pipeline overhead: {100 * (pipeline / encoding - 1):+.1f}% (target <= 10%)")
+    print(f"no-op re-run: {noop:.2f} s ({again.summary()})")
+
+
+def bench_unchanged_folder(files: int, tmp: Path) -> None:
+    """A re-run over ``files`` unchanged small files (hash model: the model does not matter here)."""
+    folder, workspace = tmp / "many", Workspace(f"sqlite:///{tmp / 'many.db'}", tmp / "many-indexes")
+    for i in range(files):
+        part = folder / f"d{i // 1000:02d}"
+        part.mkdir(parents=True, exist_ok=True)
+        (part / f"note{i:05d}.txt").write_text(f"note {i} about topic {i % 97} and item {i % 13}")
+    encoder = load_encoder("hash")
+    start = time.perf_counter()
+    index_folder(folder, encoder, collection="many", workspace=workspace, progress=False)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    report = index_folder(folder, encoder, collection="many", workspace=workspace, progress=False)
+    print(f"{files:,} small files: first index {first:.1f} s (hash model); unchanged re-run "
+          f"{time.perf_counter() - start:.2f} s ({report.summary()})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default", help="model spec (see `e5 models`)")
+    parser.add_argument("--corpus", choices=["docs", "scifact"], default="docs")
+    parser.add_argument("--docs", type=int, default=30, help="SciFact abstracts to index")
+    parser.add_argument("--noop-files", type=int, default=0, help="also time an unchanged re-run over N files")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_pipeline(args, Path(tmp))
+        if args.noop_files:
+            bench_unchanged_folder(args.noop_files, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
