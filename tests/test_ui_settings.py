@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,17 @@ def test_an_empty_custom_model_is_refused_with_a_message():
     assert not at.exception
     assert "choose a model spec" in at.error[0].value
     assert at.session_state["e5_settings"].model == "hash"
+
+
+def test_configuration_comes_from_the_environment(monkeypatch, tmp_path):
+    from ui.config import load_config
+
+    monkeypatch.setenv("E5_UI_ALLOWED_ROOTS", f"{tmp_path}/a{os.pathsep}{tmp_path}/b")
+    monkeypatch.setenv("E5_UI_DATA_ROOT", str(tmp_path / "beir"))
+    monkeypatch.setenv("E5_UI_DEVICE", "cpu")
+    config = load_config()
+    assert config.allowed_roots == (tmp_path / "a", tmp_path / "b")
+    assert (config.model, config.device, config.data_root) == ("hash", "cpu", tmp_path / "beir")
+    monkeypatch.setenv("E5_UI_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="device must be one of auto, cpu, cuda, mps"):
+        load_config()
