@@ -60,6 +60,13 @@ def encoder_for(name: str, model: str | None, *, new: bool = False):
     return spec, open_encoder(spec)
 
 
+def open_for_queries(name: str, model: str | None):
+    """An existing collection with its encoder loaded (or a one-line error)."""
+    from .collection import open_collection
+
+    return run_or_fail(open_collection, name, encoder_for(name, model)[1])
+
+
 def index(
     path: Annotated[Path, typer.Argument(help="folder to index (recursively)")],
     collection: Annotated[str | None, typer.Option("--collection", "-c", help="default: the folder's name")] = None,
@@ -107,11 +114,9 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Search a collection; the query is encoded with the task instruction."""
-    from .collection import open_collection
     from .search import search as search_collection
 
-    encoder = encoder_for(collection, model)[1]
-    opened = run_or_fail(open_collection, collection, encoder)
+    opened = open_for_queries(collection, model)
     hits = run_or_fail(search_collection, opened, query, k=k, instruction=instruction or None,
                        task=None if instruction else task, path_glob=path)
     if as_json:
@@ -138,10 +143,8 @@ def ask(
     """Answer a question with an LLM, citing the retrieved passages by number."""
     from .answer import ChatConfig
     from .answer import ask as ask_collection
-    from .collection import open_collection
 
-    encoder = encoder_for(collection, model)[1]
-    opened = run_or_fail(open_collection, collection, encoder)
+    opened = open_for_queries(collection, model)
     chat = ChatConfig.from_env(base_url=base_url, model=chat_model)
     answer = run_or_fail(ask_collection, opened, question, k=k, chat=chat, task=task, path_glob=path)
     if as_json:
