@@ -92,7 +92,7 @@ def mteb_command(path: Annotated[Path, typer.Argument(help="a BEIR folder")],
     from .beir import load_beir, subset
     from .mteb_wrapper import run_mteb
 
-    dataset = run_or_fail(lambda: subset(load_beir(path, split), max_queries, max_docs, seed))
+    dataset = run_or_fail(subset, run_or_fail(load_beir, path, split), max_queries, max_docs, seed)
     scores = run_mteb(open_encoder(model), dataset)
     keys = ("ndcg_at_10", "recall_at_100", "mrr_at_10", "map_at_100", "main_score")
     typer.echo(json.dumps({"model": model, "dataset": dataset.label, **{k: scores[k] for k in keys}}, indent=2))

@@ -169,6 +169,8 @@ def top1_accuracy(encoder, task: PasskeyTask, batch: int = 10,
 def run_passkey(encoder, lengths: Sequence[int] = LENGTHS[:2], candidates: int = 100, seed: int = 0,
                 progress: Progress | None = None) -> list[Result]:
     """Top-1 accuracy per length; lengths beyond the model's context are run truncated and say so."""
+    if not lengths:
+        raise ValueError("no passkey lengths given")
     count = token_counter(encoder)
     knobs = long_context_settings(encoder)
     results = []
