@@ -64,9 +64,9 @@ def test_weights_and_dedup(tmp_path):
     assert len(dedup(examples + examples)) == 10
 
 
-@pytest.fixture
-def tiny_beir(tmp_path):
-    folder = tmp_path / "mini"
+def make_tiny_beir(root):
+    """A four-document BEIR folder with one train and one test query."""
+    folder = root / "mini"
     (folder / "qrels").mkdir(parents=True)
     docs = {"d1": "cats purr when happy", "d2": "cats and dogs fight", "d3": "the stock market fell",
             "d4": "dogs bark at night"}
@@ -76,6 +76,11 @@ def tiny_beir(tmp_path):
     write_lines(folder / "qrels" / "train.tsv", ["query-id\tcorpus-id\tscore", "q1\td1\t1"])
     write_lines(folder / "qrels" / "test.tsv", ["query-id\tcorpus-id\tscore", "q2\td4\t1"])
     return folder
+
+
+@pytest.fixture
+def tiny_beir(tmp_path):
+    return make_tiny_beir(tmp_path)
 
 
 def test_beir_train_split_with_bm25_hard_negative(tiny_beir):

@@ -110,4 +110,22 @@ def test_resume_continues_the_same_schedule(tmp_path, tiny_llm_dir):
     for name, tensor in weights[0].items():
         torch.testing.assert_close(weights[1][name], tensor)
     settings = json.loads((resumed.adapter_dir / "embedder.json").read_text())
-    assert settings == {"template": "prompteol", "num_layers": None, "max_length": 24}
+    assert settings == {"template": "prompteol", "num_layers": None, "max_length": 512}
+
+
+def test_periodic_dev_evaluation_on_held_out_queries(tmp_path, tiny_llm_dir):
+    from test_train_data import make_tiny_beir
+
+    folder = make_tiny_beir(tmp_path)
+    with (folder / "queries.jsonl").open("a") as queries:
+        queries.write(json.dumps({"_id": "q3", "text": "stock market news"}) + "\n")
+    (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td4\t1\nq3\td3\t1\n")
+    config = TrainConfig(output_dir=str(tmp_path / "run"), eval_every=2, seed=1,
+                         data=(SourceConfig("beir", str(folder), split="dev", holdout_queries=1),),
+                         model=ModelConfig(model=str(tiny_llm_dir), query_max_length=16, doc_max_length=24),
+                         optim=OptimConfig(batch_size=2, max_steps=2, warmup_steps=0))
+    train(config, progress=False)
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    (dev,) = [r for r in logged if any(k.startswith("dev ") for k in r)]
+    (name, score), = [(k, v) for k, v in dev.items() if k.startswith("dev ")]
+    assert name == "dev mini held-out 1q/4d seed 1" and 0.0 <= score <= 1.0

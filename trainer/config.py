@@ -64,13 +64,18 @@ class LeakConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Backbone, prompt template, lengths and LoRA settings."""
+    """Backbone, prompt template, lengths and LoRA settings.
+
+    ``*_max_length`` cut training texts; ``inference_max_length`` goes into the adapter's
+    ``embedder.json`` (training on short texts is cheap; encoding may still use longer ones).
+    """
 
     model: str | None = None
     num_layers: int | None = None
     template: str = "paper"
     query_max_length: int = 512
     doc_max_length: int = 512
+    inference_max_length: int = 512
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.1
@@ -78,7 +83,7 @@ class ModelConfig:
     gradient_checkpointing: bool = True
 
     def __post_init__(self) -> None:
-        if min(self.query_max_length, self.doc_max_length) < 2:
+        if min(self.query_max_length, self.doc_max_length, self.inference_max_length) < 2:
             raise ValueError("max lengths must be at least 2 (text + EOS)")
         if self.lora_r < 1 or not 0 <= self.lora_dropout < 1:
             raise ValueError(f"need lora_r >= 1 and 0 <= lora_dropout < 1, got {self.lora_r}, {self.lora_dropout}")
@@ -113,7 +118,11 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run needs; written beside its outputs."""
+    """Everything a training run needs; written beside its outputs.
+
+    ``eval_every`` > 0 scores the checkpoint every that many steps on the held-out queries of BEIR
+    sources with ``holdout_queries`` (nDCG@10, logged); it costs an encoding pass each time.
+    """
 
     output_dir: str = "runs/default"
     data: tuple[SourceConfig, ...] = ()
@@ -123,6 +132,7 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 1
     save_every: int = 50
+    eval_every: int = 0
     device: str = "auto"
     mixed_precision: bool = True
     tensorboard: bool = False
@@ -130,8 +140,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.data:
             raise ValueError("no training data: add at least one [[data]] source")
-        if self.save_every < 1 or self.log_every < 1:
-            raise ValueError("save_every and log_every must be positive")
+        if self.save_every < 1 or self.log_every < 1 or self.eval_every < 0:
+            raise ValueError("save_every and log_every must be positive, eval_every non-negative")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -26,14 +26,15 @@ def holdout_dataset(source: SourceConfig, seed: int, max_docs: int) -> BeirDatas
                    subset=f"held-out {len(qids)}q/{len(keep)}d seed {seed}")
 
 
-def dev_evaluate(adapter: str | Path | None, config: TrainConfig, max_docs: int = 300) -> dict[str, float]:
-    """nDCG@10 per BEIR source with ``holdout_queries``; ``adapter=None`` scores the untrained start
-    (same template and depth), the baseline a run has to beat."""
+def dev_evaluate(adapter: str | Path | None, config: TrainConfig, max_docs: int = 300,
+                 max_length: int = 128) -> dict[str, float]:
+    """nDCG@10 per BEIR source with ``holdout_queries`` (texts cut to ``max_length`` tokens);
+    ``adapter=None`` scores the untrained start (same template and depth), the baseline to beat."""
     from embedder.loading import resolve_model
     from embedder.registry import load_encoder
 
     settings = embedder_settings(config)
-    settings["max_length"] = config.model.doc_max_length
+    settings["max_length"] = max_length
     encoder = load_encoder(resolve_model(config.model.model), adapter=str(adapter) if adapter else None,
                            **settings)
     scores = {}

@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 def embedder_settings(config: TrainConfig) -> dict:
     """The ``EmbedderConfig`` fields an adapter needs at inference (read by ``embedder.registry``)."""
     model = config.model
-    return {"template": model.template, "num_layers": model.num_layers,
-            "max_length": max(model.query_max_length, model.doc_max_length)}
+    return {"template": model.template, "num_layers": model.num_layers, "max_length": model.inference_max_length}
 
 
 def export_adapter(model, config: TrainConfig, result: TrainResult) -> Path:

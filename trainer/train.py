@@ -133,8 +133,13 @@ def run_steps(run: Run, config: TrainConfig, step: int, last: int, progress: boo
             if step % config.log_every == 0 or step == last:
                 logger.write(step=step, loss=loss, lr=lr, seconds=seconds,
                              examples_per_s=batch.size * world()[1] / seconds)
-            if step % config.save_every == 0 and step < last and world()[0] == 0:
+            evaluate = config.eval_every and step % config.eval_every == 0
+            if ((step % config.save_every == 0 and step < last) or evaluate) and world()[0] == 0:
                 save_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler, step)
+            if evaluate and world()[0] == 0:
+                from .dev import dev_evaluate
+
+                logger.write(step=step, **{f"dev {k}": v for k, v in dev_evaluate(checkpoint, config).items()})
     return loss
 
 
