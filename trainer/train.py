@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import random
 import time
 from dataclasses import dataclass
@@ -25,11 +24,11 @@ from .mixing import build_dataset
 from .model import build_model, trainable_parameters
 from .step import backward_grad_cache, backward_plain
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class TrainResult:
+    """What a run produced: where the adapter is, steps done, last loss, total wall time, data counts."""
+
     adapter_dir: Path
     steps: int
     final_loss: float
