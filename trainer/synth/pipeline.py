@@ -54,6 +54,8 @@ class Run:
     async def main(self) -> RunSummary:
         started = time.perf_counter()
         self.client = ChatClient(self.config.endpoint)
+        # One limit for the whole run: the brainstorms of several types run side by side.
+        self.slots = asyncio.Semaphore(self.config.endpoint.concurrency)
         try:
             plan = [(get_category(name), count) for name, count in self.config.per_type().items()]
             await asyncio.gather(*(self.ensure_tasks(c, n) for c, n in plan if c.two_step))
@@ -127,9 +129,10 @@ class Run:
         return finished
 
     async def send_one(self, request: Request) -> bool:
-        self.counts["sent"] += 1
         try:
-            reply = await self.client.complete(request.messages)
+            async with self.slots:
+                self.counts["sent"] += 1
+                reply = await self.client.complete(request.messages)
         except openai.APIError as err:
             self.counts["failed"] += 1
             log.warning("%s failed after retries: %s", request.key, err)
