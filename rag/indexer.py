@@ -36,7 +36,7 @@ from .store import (
 )
 from .walk import FileEntry, Skipped, WalkResult, walk_folder
 
-BATCH_CHUNKS = 32  # chunks per encoder call and per transaction
+BATCH_CHUNKS = 64  # chunks per encoder call and per transaction
 PROBE_CHUNKS = 8  # first batch when the model's speed is unknown: measured, then the ETA is printed
 
 
