@@ -177,5 +177,5 @@ def test_hnsw_collection_rebuilds_on_delete(workspace, folder, hash_encoder):
     assert report.removed == ["geo/volcano.md"]
     collection = open_collection("notes", hash_encoder, workspace=workspace)
     assert_consistent(collection)
-    scores, ids = collection.vectors.search(np.ones((1, 256), np.float32) / 16, 100)
+    _, ids = collection.vectors.search(np.ones((1, 256), np.float32) / 16, 100)
     assert set(ids[0][ids[0] >= 0]) == set(collection.chunk_ids())
