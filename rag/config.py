@@ -74,6 +74,9 @@ class Workspace:
     def index_path(self, collection: str) -> Path:
         return self.folder / f"{collection}.faiss"
 
+    def lock_path(self, collection: str) -> Path:
+        return self.folder / f"{collection}.lock"
+
 
 def check_collection_name(name: str) -> str:
     """A collection name doubles as a file name: letters, digits, ``_ . -``, at most 64 characters."""

@@ -116,7 +116,7 @@ def index_files(coll: Collection, root: Path, walk: WalkResult, *, batch_chunks:
 @contextmanager
 def locked(coll: Collection) -> Iterator[None]:
     """One indexing run per collection at a time (the lock is released by the OS if we are killed)."""
-    path = coll.workspace.index_path(coll.name).with_suffix(".lock")
+    path = coll.workspace.lock_path(coll.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
         try:

@@ -79,6 +79,7 @@ def remove_collection(name: str, workspace: Workspace | None = None) -> int:
     # A crash before this line leaves only a stale file: chunk ids are never reused, so a new
     # collection of the same name drops its vectors when it reconciles.
     workspace.index_path(name).unlink(missing_ok=True)
+    workspace.lock_path(name).unlink(missing_ok=True)
     return int(count or 0)
 
 

@@ -162,7 +162,7 @@ def test_collections_side_by_side_and_removal(workspace, folder):
 
     assert remove_collection("b", workspace) == 3
     assert [info.name for info in list_collections(workspace)] == ["a"]
-    assert not workspace.index_path("b").exists()
+    assert not workspace.index_path("b").exists() and not workspace.lock_path("b").exists()
     with collection.engine.connect() as conn:
         cached = conn.scalar(select(func.count()).select_from(EmbeddingRow).where(EmbeddingRow.model == "hash:64"))
         docs = conn.scalar(select(func.count()).select_from(DocumentRow))
