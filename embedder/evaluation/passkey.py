@@ -62,7 +62,7 @@ def token_counter(encoder) -> TokenCounter:
     tokenizer = getattr(getattr(encoder, "model", None), "tokenizer", None)
     if tokenizer is None:
         return count_words
-    return lambda texts: [len(ids) for ids in tokenizer(list(texts))["input_ids"]]
+    return lambda texts: [len(ids) for ids in tokenizer(list(texts), verbose=False)["input_ids"]]
 
 
 @dataclass(frozen=True)
