@@ -39,6 +39,8 @@ from .walk import FileEntry, Skipped, WalkResult, walk_folder
 BATCH_CHUNKS = 64  # chunks per encoder call and per transaction
 PROBE_CHUNKS = 8  # first batch when the model's speed is unknown: measured, then the ETA is printed
 
+Progress = Callable[[str, int, int], None]  # (stage, done, total), as the evaluation functions report it
+
 
 @dataclass
 class IndexReport:
@@ -71,16 +73,19 @@ class IndexReport:
 def index_folder(root: Path | str, encoder: Encoder, *, collection: str | None = None,
                  config: IndexConfig | None = None, scan: ScanConfig | None = None,
                  workspace: Workspace | None = None, spec: str | None = None, batch_chunks: int = BATCH_CHUNKS,
-                 progress: bool = True, echo: Callable[[str], None] | None = None) -> IndexReport:
+                 progress: bool = True, echo: Callable[[str], None] | None = None,
+                 on_progress: Progress | None = None) -> IndexReport:
     """Index (or update) a collection from a folder; the collection name defaults to the folder's name.
 
     ``config`` fixes chunking and the FAISS index when the collection is created (an existing one keeps
-    its own); ``scan`` chooses the files of this run. ``echo`` receives the up-front estimate.
+    its own); ``scan`` chooses the files of this run. ``echo`` receives the up-front estimate and
+    ``on_progress(stage, done, total)`` the chunks encoded so far (for a UI's progress bar).
     """
     root = check_root(root)
     coll = open_or_create(collection or root.name, encoder, config, workspace=workspace, spec=spec)
     walk = walk_folder(root, scan or ScanConfig())
-    return index_files(coll, root, walk, batch_chunks=batch_chunks, progress=progress, echo=echo)
+    return index_files(coll, root, walk, batch_chunks=batch_chunks, progress=progress, echo=echo,
+                       on_progress=on_progress)
 
 
 def check_root(root: Path | str) -> Path:
@@ -93,7 +98,8 @@ def check_root(root: Path | str) -> Path:
 
 
 def index_files(coll: Collection, root: Path, walk: WalkResult, *, batch_chunks: int = BATCH_CHUNKS,
-                progress: bool = True, echo: Callable[[str], None] | None = None) -> IndexReport:
+                progress: bool = True, echo: Callable[[str], None] | None = None,
+                on_progress: Progress | None = None) -> IndexReport:
     """Bring the collection in line with the files of ``walk`` (found below ``root``)."""
     echo = echo or (lambda _message: None)
     started = time.perf_counter()
@@ -104,7 +110,8 @@ def index_files(coll: Collection, root: Path, walk: WalkResult, *, batch_chunks:
         for doc in plan.docs:
             (report.changed if doc.existing else report.added).append(doc.entry.rel)
         apply_removals_and_touches(coll, plan)
-        encode_and_commit(coll, plan, report, batch_chunks, progress=progress, echo=echo)
+        encode_and_commit(coll, plan, report, batch_chunks, progress=progress, echo=echo,
+                          on_progress=on_progress or (lambda _stage, _done, _total: None))
         with coll.session() as session, session.begin():
             session.execute(update(CollectionRow).where(CollectionRow.id == coll.id)
                             .values(root=str(root), updated=utcnow()))
@@ -140,7 +147,7 @@ def apply_removals_and_touches(coll: Collection, plan: Plan) -> None:
 
 
 def encode_and_commit(coll: Collection, plan: Plan, report: IndexReport, batch_chunks: int, *, progress: bool,
-                      echo: Callable[[str], None]) -> None:
+                      echo: Callable[[str], None], on_progress: Progress) -> None:
     """Encode uncached chunks batch by batch; each batch of files is committed in one transaction."""
     total_chunks, total_tokens = plan.to_encode()
     rate = known_rate(coll)
@@ -165,6 +172,7 @@ def encode_and_commit(coll: Collection, plan: Plan, report: IndexReport, batch_c
             done += len(group)
             bar.update(tokens)
             bar.set_postfix(files=f"{done}/{len(plan.docs)}", chunks=f"{report.chunks_encoded}/{total_chunks}")
+            on_progress(f"encoding chunks of {len(plan.docs)} files", report.chunks_encoded, total_chunks)
             if rate is None and report.tokens_encoded and report.encode_seconds > 0:
                 rate = report.tokens_encoded / report.encode_seconds
                 echo(estimate(len(plan.docs), total_chunks, total_tokens, len(plan.cached), rate))

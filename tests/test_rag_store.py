@@ -94,6 +94,19 @@ def test_round_trip(workspace, folder, hash_encoder):
     assert search(collection, "lava", path_glob="nothing/*") == []
 
 
+def test_progress_callback_counts_chunks_up_to_the_total(workspace, tmp_path, hash_encoder):
+    folder = tmp_path / "numbers"
+    folder.mkdir()
+    for n in range(6):
+        (folder / f"{n}.txt").write_text(" ".join(f"word{n}_{i}" for i in range(40)))
+    calls = []
+    report = index(folder, hash_encoder, workspace, batch_chunks=4,
+                   on_progress=lambda stage, done, total: calls.append((stage, done, total)))
+    assert len(calls) > 1 and all(stage == calls[0][0] and "6 files" in stage for stage, _, _ in calls)
+    done = [d for _, d, _ in calls]
+    assert done == sorted(done) and done[-1] == calls[-1][2] == report.chunks_encoded
+
+
 def test_incremental_add_change_delete_and_noop(workspace, folder):
     encoder = CountingEncoder()
     index(folder, encoder, workspace)

@@ -15,7 +15,7 @@ from ui.catalog import collection_infos, spec_for
 from ui.paths import resolve_allowed
 from ui.resources import get_encoder
 from ui.session import config
-from ui.widgets import readable_errors
+from ui.widgets import ProgressBar, readable_errors
 
 REPORT_KEY, FLASH_KEY = "index_report", "index_flash"
 
@@ -27,7 +27,7 @@ def run_index(root: Path, name: str, index_config: IndexConfig | None, scan: Sca
     encoder = get_encoder(spec)
     with st.status(f"Indexing {root} into {name!r} with {spec}…", expanded=True) as status:
         report = index_folder(root, encoder, collection=name, config=index_config, scan=scan, spec=spec,
-                              progress=False, echo=status.write)
+                              progress=False, echo=status.write, on_progress=ProgressBar("Encoding"))
         status.update(label=report.summary(), state="complete", expanded=False)
     st.session_state[REPORT_KEY] = report
     st.rerun()  # redraw the collection list with the new state
