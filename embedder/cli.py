@@ -10,26 +10,13 @@ from typing import Annotated
 
 import typer
 
+from .console import fail, open_encoder
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
                   help="LLM-based text embeddings and retrieval (E5-mistral recipe).")
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="model spec; see `e5 models`")]
 AdapterOpt = Annotated[str | None, typer.Option(help="LoRA adapter folder (LLM models)")]
-
-
-def fail(message: str) -> None:
-    """Print a one-line error and exit non-zero (no traceback for user errors)."""
-    typer.secho(f"error: {message}", fg="red", err=True)
-    raise typer.Exit(2)
-
-
-def open_encoder(model: str, **overrides):
-    from .registry import load_encoder
-
-    try:
-        return load_encoder(model, **overrides)
-    except (FileNotFoundError, ValueError) as err:
-        fail(str(err))
 
 
 @app.command()

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from embedder.console import fail, open_encoder, run_or_fail
+
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="collection name")]
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="model spec (default: the collection's, "
                                               "else 'default'); see `e5 models`")]
@@ -28,24 +30,11 @@ def register(app: typer.Typer) -> None:
         app.command()(command)
 
 
-def run_or_fail(function, *args, **kwargs):
-    """Call a library function, turning user errors into a one-line message."""
-    from embedder.cli import fail
-
-    from .errors import RagError
-
-    try:
-        return function(*args, **kwargs)
-    except (RagError, ValueError, FileNotFoundError) as err:
-        fail(str(err))
-
-
 def encoder_for(name: str, model: str | None, *, new: bool = False):
     """(spec, encoder): ``--model`` or the spec the collection was built with (``default`` for a new one).
 
     Unless ``new`` is allowed, an unknown collection fails here, before any model is loaded.
     """
-    from embedder.cli import fail, open_encoder
 
     from .errors import CollectionNotFound
     from .manage import stored_spec

@@ -1,7 +1,7 @@
 """Errors of the retrieval package; every message names the problem and what to do about it."""
 
 
-class RagError(Exception):
+class RagError(ValueError):
     """A user-facing failure (bad path, unknown collection, mismatched encoder, untrainable index)."""
 
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from embedder.console import fail
+
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
@@ -29,7 +31,6 @@ def train_command(
     stop_after: Annotated[int | None, typer.Option(help="checkpoint and stop at this step; rerun to resume")] = None,
 ) -> None:
     """Fine-tune a LoRA embedding adapter with InfoNCE; resumes from the output folder's checkpoint."""
-    from embedder.cli import fail
     from trainer.config import load_config
     from trainer.data import DataError
     from trainer.train import train

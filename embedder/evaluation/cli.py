@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from ..console import open_encoder, run_or_fail
+
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks: BEIR folders, personalized passkey, comparisons.")
 
 PathsArg = Annotated[list[Path], typer.Argument(help="BEIR folders (corpus.jsonl, queries.jsonl, qrels/)")]
@@ -34,16 +36,6 @@ def print_results(results, as_json: bool, title: str) -> None:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
     else:
         Console().print(results_table(results, title=title))
-
-
-def run_or_fail(function, *args, **kwargs):
-    """Call a library function, turning user errors into a one-line message."""
-    from ..cli import fail
-
-    try:
-        return function(*args, **kwargs)
-    except (FileNotFoundError, ValueError, ImportError) as err:
-        fail(str(err))
 
 
 @bench.command("beir")
@@ -88,7 +80,6 @@ def mteb_command(path: Annotated[Path, typer.Argument(help="a BEIR folder")],
                  split: SplitOpt = "test", max_queries: MaxQueriesOpt = None, max_docs: MaxDocsOpt = None,
                  seed: SeedOpt = 0) -> None:
     """Score a BEIR folder through mteb itself (its evaluator, our encoder wrapper); prints mteb's scores."""
-    from ..cli import open_encoder
     from .beir import load_beir, subset
     from .mteb_wrapper import run_mteb
 
@@ -138,7 +129,6 @@ def passkey_command(
     """Personalized passkey retrieval: top-1 accuracy per document length."""
     from rich.console import Console
 
-    from ..cli import open_encoder
     from .passkey import apply_long_context, parse_lengths, passkey_table, plot_passkey, run_passkey
     from .report import figure_path
     from .results import ResultStore

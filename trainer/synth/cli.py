@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from embedder.console import fail
+
 synth = typer.Typer(no_args_is_help=True, help="Synthetic training data from an LLM (the paper's recipe).")
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: sqlite in $E5_HOME)")]
@@ -48,7 +50,6 @@ def run(
     db: DbOpt = None,
 ) -> None:
     """Generate examples (resumable: rerun the same command after an interruption). Key: $OPENAI_API_KEY."""
-    from embedder.cli import fail
 
     from .config import EndpointConfig, SynthConfig
     from .languages import parse_languages
@@ -103,7 +104,6 @@ def export(
     db: DbOpt = None,
 ) -> None:
     """Write accepted examples as the trainer's JSONL (query, positive, negative, instruction, type, language)."""
-    from embedder.cli import fail
 
     from .report import export_jsonl
 

@@ -1,0 +1,28 @@
+"""User errors on the command line: one red line and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import typer
+
+USER_ERRORS = (FileNotFoundError, ValueError, ImportError)  # bad input or setup, not a bug
+
+
+def fail(message: str) -> None:
+    """Print a one-line error and exit non-zero."""
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+def run_or_fail(function, *args, **kwargs):
+    """Call a library function, turning user errors into a one-line message."""
+    try:
+        return function(*args, **kwargs)
+    except USER_ERRORS as err:
+        fail(str(err))
+
+
+def open_encoder(model: str, **overrides):
+    """``load_encoder`` for a command: a bad spec or missing model is a one-line error."""
+    from .registry import load_encoder
+
+    return run_or_fail(load_encoder, model, **overrides)
