@@ -97,8 +97,8 @@ def test_resume_continues_the_same_schedule(tmp_path, tiny_llm_dir):
                            optim=OptimConfig(batch_size=3, max_steps=4, warmup_steps=1, lr=1e-3))
 
     straight = train(config(tmp_path / "a"), progress=False)
-    train(config(tmp_path / "b"), progress=False, stop_after=2)
-    assert not (tmp_path / "b" / "adapter").exists()
+    stopped = train(config(tmp_path / "b"), progress=False, stop_after=2)
+    assert stopped.steps == 2 and "steps: 2 of 4" in (stopped.adapter_dir / "README.md").read_text()
     resumed = train(config(tmp_path / "b"), progress=False)
     logs = [[json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
             for run in ("a", "b")]

@@ -43,7 +43,8 @@ def write_card(folder: Path, config: TrainConfig, result: TrainResult, metrics: 
          f"in-batch + hard negatives, LoRA r={model.lora_r} alpha={model.lora_alpha} on {model.lora_targets}, "
          f"first {model.num_layers or 'all'} layers, template `{model.template}`."),
         "",
-        f"- steps: {result.steps} x batch {config.optim.batch_size}; final loss {result.final_loss:.4f}",
+        (f"- steps: {result.steps} of {config.optim.max_steps} x batch {config.optim.batch_size}; "
+         f"last loss {result.final_loss:.4f}"),
         (f"- wall time: {result.wall_seconds / 60:.1f} min on {platform.machine()} "
          f"(Python {sys.version.split()[0]})"),
         "",

@@ -62,8 +62,8 @@ def autocast_for(device: torch.device, enabled: bool):
 def train(config: TrainConfig, progress: bool = True, stop_after: int | None = None) -> TrainResult:
     """Run (or resume) training as configured; writes the adapter, its ``embedder.json`` and model card.
 
-    ``stop_after`` ends early at that step with a checkpoint (a long CPU run split over sessions);
-    the next call resumes on the same schedule.
+    ``stop_after`` ends early at that step with a checkpoint and the adapter as it stands (a long
+    CPU run split over sessions); the next call resumes on the same schedule.
     """
     started = time.time()
     run = setup(config)
@@ -76,11 +76,10 @@ def train(config: TrainConfig, progress: bool = True, stop_after: int | None = N
     wall = earlier_seconds + time.time() - started
     result = TrainResult(Path(config.output_dir) / "adapter", last, loss, wall, run.counts)
     if world()[0] == 0:
-        save_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler, last, wall)
-        if last == config.optim.max_steps:
-            from .export import export_adapter
+        from .export import export_adapter
 
-            export_adapter(run.model, config, result)
+        save_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler, last, wall)
+        export_adapter(run.model, config, result)
     return result
 
 
@@ -116,10 +115,11 @@ def setup(config: TrainConfig) -> Run:
 
 
 def run_steps(run: Run, config: TrainConfig, step: int, last: int, progress: bool) -> float:
-    """Steps ``step`` .. ``last - 1`` with progress bar, logs and periodic checkpoints; the last loss."""
+    """Steps ``step`` .. ``last - 1`` with progress bar, logs and periodic checkpoints; the last loss
+    (the last logged one if no step is left)."""
     schedule = batch_schedule(run.examples, config)
     checkpoint = Path(config.output_dir) / "checkpoint"
-    loss = float("nan")
+    loss = last_logged_loss(Path(config.output_dir))
     with tqdm(total=config.optim.max_steps, initial=step, desc="training", disable=not progress) as bar, \
             LogWriter(Path(config.output_dir), config) as logger:
         while step < last:
@@ -175,6 +175,13 @@ class StepRunner:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         return loss, time.time() - started
+
+
+def last_logged_loss(folder: Path) -> float:
+    """The loss of the last step in ``log.jsonl`` (NaN before any)."""
+    path = folder / "log.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
+    return next((row["loss"] for row in reversed(rows) if "loss" in row), float("nan"))
 
 
 class LogWriter:
