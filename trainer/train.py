@@ -6,6 +6,7 @@ import contextlib
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,8 +73,9 @@ def train(config: TrainConfig, progress: bool = True, stop_after: int | None = N
     if checkpoint.is_dir():
         step, earlier_seconds = load_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler)
     last = min(config.optim.max_steps, stop_after or config.optim.max_steps)
-    loss = run_steps(run, config, step, last, progress)
-    wall = earlier_seconds + time.time() - started
+    elapsed = lambda: earlier_seconds + time.time() - started
+    loss = run_steps(run, config, step, last, progress, elapsed)
+    wall = elapsed()
     result = TrainResult(Path(config.output_dir) / "adapter", last, loss, wall, run.counts)
     if world()[0] == 0:
         from .export import export_adapter
@@ -114,7 +116,8 @@ def setup(config: TrainConfig) -> Run:
     return Run(examples, counts, model, collator, optimizer, scheduler, steps, device)
 
 
-def run_steps(run: Run, config: TrainConfig, step: int, last: int, progress: bool) -> float:
+def run_steps(run: Run, config: TrainConfig, step: int, last: int, progress: bool,
+              elapsed: Callable[[], float]) -> float:
     """Steps ``step`` .. ``last - 1`` with progress bar, logs and periodic checkpoints; the last loss
     (the last logged one if no step is left)."""
     schedule = batch_schedule(run.examples, config)
@@ -134,7 +137,7 @@ def run_steps(run: Run, config: TrainConfig, step: int, last: int, progress: boo
                              examples_per_s=batch.size * world()[1] / seconds)
             evaluate = config.eval_every and step % config.eval_every == 0
             if ((step % config.save_every == 0 and step < last) or evaluate) and world()[0] == 0:
-                save_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler, step)
+                save_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler, step, elapsed())
             if evaluate and world()[0] == 0:
                 from .dev import dev_evaluate
 
