@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
@@ -23,6 +23,38 @@ def tokenize_with_eos(tokenizer, texts: Sequence[str], max_length: int) -> tuple
             row, truncated = row[: max_length - 1], truncated + 1
         ids.append([*row, eos])
     return ids, truncated
+
+
+def fit_in_template(tokenizer, texts: Sequence[str], wraps: Sequence[Callable[[str], str]],
+                    max_length: int) -> tuple[list[str], int]:
+    """Wrap each text in its prompt, cutting the text (never the prompt) so that the whole, EOS
+    included, fits in ``max_length`` tokens; returns ``(formatted, n_truncated)``.
+
+    Cutting the formatted string instead would drop a template's suffix (PromptEOL's
+    ``means in one word:"``) from every long text, and the last token would no longer summarise it.
+    """
+    if not texts:
+        return [], 0
+    rows = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    formatted, truncated = [], 0
+    for text, row, wrap in zip(texts, rows, wraps):
+        excess = length_with_eos(tokenizer, wrap(text)) - max_length
+        if excess > 0:
+            truncated += 1
+            keep = len(row) - excess
+            while excess > 0:  # decoding and re-tokenising can merge or split a token at the cut
+                if keep < 1:
+                    raise ValueError(f"max_length={max_length} leaves no room for text beside the prompt "
+                                     f"{wrap('')!r}")
+                text = tokenizer.decode(row[:keep])
+                excess = length_with_eos(tokenizer, wrap(text)) - max_length
+                keep -= max(excess, 1)
+        formatted.append(wrap(text))
+    return formatted, truncated
+
+
+def length_with_eos(tokenizer, text: str) -> int:
+    return len(tokenizer(text, add_special_tokens=True)["input_ids"]) + 1
 
 
 def pad_batch(rows: Sequence[Sequence[int]], pad_id: int, side: str = "right") -> dict[str, torch.Tensor]:

@@ -30,6 +30,24 @@ def test_overlong_text_is_truncated_keeping_eos_and_reported(tiny):
     assert len(ids[0]) == 16 and ids[0][-1] == tiny.tokenizer.eos_token_id
 
 
+def test_truncation_cuts_the_text_and_keeps_the_template_suffix(tiny):
+    from embedder.batching import fit_in_template
+    from embedder.prompts import get_template
+
+    wrap = get_template("prompteol").format_document
+    formatted, truncated = fit_in_template(tiny.tokenizer, ["word " * 200, "short"], [wrap, wrap], max_length=32)
+    assert truncated == 1 and formatted[1] == wrap("short")
+    assert formatted[0].endswith('" means in one word:"') and formatted[0].count("word") > 5
+    ids, cut = tokenize_with_eos(tiny.tokenizer, formatted, max_length=32)
+    assert cut == 0 and len(ids[0]) <= 32
+
+
+def test_max_length_too_small_for_the_template_is_a_clear_error(tiny_llm_dir):
+    tight = load_encoder(str(tiny_llm_dir), template="prompteol", max_length=8)
+    with pytest.raises(ValueError, match="no room for text"):
+        tight.encode_documents(["anything"])
+
+
 def test_encoder_reports_truncation(tiny_llm_dir):
     short = load_encoder(str(tiny_llm_dir), max_length=8)
     short.encode_documents(["one two three four five six seven eight nine ten", "tiny"])

@@ -20,7 +20,7 @@ NO_AUTOCAST = contextlib.nullcontext
 def tiny_model(folder, **options):
     torch.manual_seed(0)
     settings = {"model": str(folder), "lora_dropout": 0.0, "gradient_checkpointing": False,
-                "template": "prompteol", "query_max_length": 16, "doc_max_length": 24, **options}
+                "template": "prompteol", "query_max_length": 40, "doc_max_length": 32, **options}
     model, tokenizer = build_model(ModelConfig(**settings))
     with torch.no_grad():  # LoRA starts with B = 0, where A gets no gradient; make both matter
         for name, param in model.named_parameters():
@@ -35,7 +35,7 @@ EXAMPLES = [Example(f"question {i} about {topic}", f"an answer on {topic} number
 
 
 def batch_for(tokenizer, examples=EXAMPLES):
-    return Collator(tokenizer, get_template("prompteol"), 16, 24)(examples)
+    return Collator(tokenizer, get_template("prompteol"), 40, 32)(examples)
 
 
 def grads(model):
@@ -92,7 +92,7 @@ def test_resume_continues_the_same_schedule(tmp_path, tiny_llm_dir):
 
     def config(out):
         return TrainConfig(output_dir=str(out), data=(SourceConfig("jsonl", str(data)),), save_every=2,
-                           model=ModelConfig(model=str(tiny_llm_dir), query_max_length=16, doc_max_length=24,
+                           model=ModelConfig(model=str(tiny_llm_dir), query_max_length=40, doc_max_length=32,
                                              template="prompteol"),
                            optim=OptimConfig(batch_size=3, max_steps=4, warmup_steps=1, lr=1e-3))
 
@@ -122,7 +122,7 @@ def test_periodic_dev_evaluation_on_held_out_queries(tmp_path, tiny_llm_dir):
     (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td4\t1\nq3\td3\t1\n")
     config = TrainConfig(output_dir=str(tmp_path / "run"), eval_every=2, seed=1,
                          data=(SourceConfig("beir", str(folder), split="dev", holdout_queries=1),),
-                         model=ModelConfig(model=str(tiny_llm_dir), query_max_length=16, doc_max_length=24),
+                         model=ModelConfig(model=str(tiny_llm_dir), query_max_length=40, doc_max_length=32),
                          optim=OptimConfig(batch_size=2, max_steps=2, warmup_steps=0))
     train(config, progress=False)
     logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]

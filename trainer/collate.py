@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
-from embedder.batching import pad_batch, tokenize_with_eos
+from embedder.batching import fit_in_template, pad_batch, tokenize_with_eos
 from embedder.prompts import PromptTemplate
 
 from .data import Example
@@ -40,13 +41,16 @@ class Collator:
         self.doc_max_length = doc_max_length
 
     def __call__(self, examples: Sequence[Example]) -> Batch:
-        queries = [self.template.format_query(ex.instruction, ex.query) for ex in examples]
-        docs = [self.template.format_document(ex.positive) for ex in examples]
-        docs += [self.template.format_document(ex.negative) for ex in examples if ex.negative]
-        return Batch(self._pad(queries, self.query_max_length), self._pad(docs, self.doc_max_length))
+        query_wraps = [partial(self.template.format_query, ex.instruction) for ex in examples]
+        docs = [ex.positive for ex in examples] + [ex.negative for ex in examples if ex.negative]
+        doc_wraps = [self.template.format_document] * len(docs)
+        return Batch(self._pad([ex.query for ex in examples], query_wraps, self.query_max_length),
+                     self._pad(docs, doc_wraps, self.doc_max_length))
 
-    def _pad(self, texts: list[str], max_length: int) -> dict[str, torch.Tensor]:
-        ids, _ = tokenize_with_eos(self.tokenizer, texts, max_length)
+    def _pad(self, texts: list[str], wraps: list, max_length: int) -> dict[str, torch.Tensor]:
+        """The embedder's own formatting: texts cut inside their template, EOS appended, padded."""
+        formatted, _ = fit_in_template(self.tokenizer, texts, wraps, max_length)
+        ids, _ = tokenize_with_eos(self.tokenizer, formatted, max_length)
         return pad_batch(ids, self.tokenizer.pad_token_id)
 
 

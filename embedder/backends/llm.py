@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..batching import length_sorted_batches, pad_batch, tokenize_with_eos
+from ..batching import fit_in_template, length_sorted_batches, pad_batch, tokenize_with_eos
 from ..loading import (
     DEFAULT_MODEL_NAME,
     adapter_fingerprint,
@@ -58,12 +58,20 @@ class LLMEncoder:
         return "llm:" + "/".join(parts)
 
     def encode_queries(self, texts: list[str], instruction: str) -> np.ndarray:
-        texts = check_texts(texts)
-        return self.encode_raw([self.template.format_query(instruction, t) for t in texts])
+        return self.encode_wrapped(check_texts(texts), lambda text: self.template.format_query(instruction, text))
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
-        texts = check_texts(texts)
-        return self.encode_raw([self.template.format_document(t) for t in texts])
+        return self.encode_wrapped(check_texts(texts), self.template.format_document)
+
+    def encode_wrapped(self, texts: list[str], wrap) -> np.ndarray:
+        """Encode texts inside their prompt template, cutting over-long texts so the template survives."""
+        formatted, truncated = fit_in_template(self.tokenizer, texts, [wrap] * len(texts), self.config.max_length)
+        vectors = self.encode_raw(formatted)
+        if truncated:
+            log.warning("%d of %d texts exceeded max_length=%d tokens and were truncated",
+                        truncated, len(texts), self.config.max_length)
+        self.last_truncated = truncated
+        return vectors
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Token counts as the encoder will see them (EOS included, before truncation)."""
@@ -72,13 +80,11 @@ class LLMEncoder:
 
     @torch.inference_mode()
     def encode_raw(self, texts: list[str]) -> np.ndarray:
-        """Encode already-formatted texts: batches sorted by length, results in input order."""
+        """Encode already-formatted texts (cut at ``max_length`` tokens, EOS kept): batches sorted by
+        length, results in input order."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids, self.last_truncated = tokenize_with_eos(self.tokenizer, texts, self.config.max_length)
-        if self.last_truncated:
-            log.warning("%d of %d texts exceeded max_length=%d tokens and were truncated",
-                        self.last_truncated, len(texts), self.config.max_length)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         show = self.show_progress if self.show_progress is not None else len(texts) > 4 * self.config.batch_size
         with tqdm(total=len(texts), desc="encoding", unit="text", disable=not show) as bar:
