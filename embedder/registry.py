@@ -59,6 +59,11 @@ def llm_config(spec: str, adapter: str | None = None) -> EmbedderConfig:
     return EmbedderConfig(model=spec, **{k: v for k, v in saved.items() if k in ("template", "num_layers")})
 
 
+def is_llm_spec(spec: str) -> bool:
+    """Whether a spec is served by the LLM backend (and so takes ``EmbedderConfig`` overrides)."""
+    return spec not in ("minilm", "hash") and not spec.startswith("openai:")
+
+
 def load_encoder(spec: str = "default", **overrides) -> Encoder:
     """Build the encoder a spec names; ``overrides`` set ``EmbedderConfig`` fields of LLM backends
     (``None`` values are ignored) or ``dimensions``/``base_url`` of ``openai:`` ones."""

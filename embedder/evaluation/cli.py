@@ -42,12 +42,14 @@ def print_results(results, as_json: bool, title: str) -> None:
 def beir_command(paths: PathsArg, model: ModelsOpt = ["default"], split: SplitOpt = "test",  # noqa: B006
                  max_queries: MaxQueriesOpt = None, max_docs: MaxDocsOpt = None, seed: SeedOpt = 0,
                  instruction: InstructionOpt = None, as_json: JsonOpt = False,
-                 save: Annotated[bool, typer.Option(help="store results in the results database")] = True) -> None:
+                 save: Annotated[bool, typer.Option(help="store results in the results database")] = True,
+                 max_length: Annotated[int | None, typer.Option(help="max tokens per text for LLM models")] = None,
+                 ) -> None:
     """nDCG@10, Recall@100, MRR@10 and MAP of each model on each BEIR folder."""
     from .runner import run_beir
 
     results = run_or_fail(run_beir, paths, model, split=split, max_queries=max_queries, max_docs=max_docs,
-                          seed=seed, instruction=instruction, save=save)
+                          seed=seed, instruction=instruction, save=save, max_length=max_length)
     print_results(results, as_json, title=f"BEIR ({split})")
 
 

@@ -19,12 +19,14 @@ from .retrieval import as_retriever
 PRICE_PER_MILLION = {"text-embedding-3-small": 0.02, "text-embedding-3-large": 0.13, "text-embedding-ada-002": 0.10}
 
 
-def open_model(spec: str, **overrides):
-    """An encoder from the registry, or the BM25 retriever for ``bm25``."""
+def open_model(spec: str, max_length: int | None = None, **overrides):
+    """An encoder from the registry, or the BM25 retriever for ``bm25``; ``max_length`` applies to LLMs."""
     if spec == "bm25":
         return BM25Retriever()
-    from ..registry import load_encoder
+    from ..registry import is_llm_spec, load_encoder
 
+    if max_length and is_llm_spec(spec):
+        overrides["max_length"] = max_length
     return load_encoder(spec, **overrides)
 
 
@@ -69,8 +71,10 @@ def evaluate_one(model, dataset: BeirDataset, instruction: str | None, progress:
 def run_beir(paths: Sequence[str | Path], models: Sequence, split: str = "test", max_queries: int | None = None,
              max_docs: int | None = None, seed: int = 0, instruction: str | None = None,
              progress: Progress | None = None, batch_size: int = 256,
-             store: ResultStore | None = None, save: bool = True) -> list[Result]:
+             store: ResultStore | None = None, save: bool = True, max_length: int | None = None) -> list[Result]:
     """Every model on every dataset; results are saved to ``store`` (default: ``$E5_HOME/results.db``).
+
+    ``max_length`` caps the tokens per text of LLM encoders (cheaper runs on a CPU; recorded in the config).
 
     ``instruction`` overrides each dataset's paper instruction; ``progress(stage, done, total)``
     reports encoding progress as ``"<model> on <dataset>: documents"``.
@@ -80,7 +84,7 @@ def run_beir(paths: Sequence[str | Path], models: Sequence, split: str = "test",
     datasets = load_datasets(paths, split, max_queries, max_docs, seed)
     results = []
     for spec in models:
-        model = open_model(spec) if isinstance(spec, str) else spec
+        model = open_model(spec, max_length) if isinstance(spec, str) else spec
         for dataset in datasets:
             report = prefixed(progress, f"{model.name} on {dataset.label}")
             results.append(evaluate_one(model, dataset, instruction, report, batch_size))
