@@ -44,4 +44,5 @@ def test_demo_collection_with_the_default_model(tmp_path, workspace):
     again = build_demo_collection(root=tmp_path, workspace=workspace, progress=False)
     assert not again.changed_anything and again.chunks_encoded == 0
     collection = open_collection(DEMO_COLLECTION, load_encoder("default"), workspace=workspace)
-    assert search(collection, "which library stores the vectors?", k=1)[0].path == "docs/faiss.md"
+    assert search(collection, "How many vectors does FAISS keep per chunk?", k=1)[0].path == "docs/faiss.md"
+    assert search(collection, "How do I index a folder and search it?", k=1)[0].path == "README.md"
