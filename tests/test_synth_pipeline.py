@@ -64,14 +64,14 @@ class Scripted(ThreadingHTTPServer):
 
     def respond(self, body: dict) -> tuple[int, dict, dict]:
         prompt = body["messages"][-1]["content"]
-        with self.lock:
+        with self.lock:  # counted under the lock: concurrent brainstorms must get distinct task numbers
             self.log.append((time.monotonic(), prompt, body))
-            attempt = self.seen(prompt)
+            attempt, brainstorms = self.seen(prompt), self.seen("Come up with")
         if self.refuse_json and "response_format" in body:
             return 400, {"error": {"message": "Unknown parameter: 'response_format'."}}, {}
         time.sleep(self.delay)
         if prompt.startswith("Come up with"):  # each brainstorm gets its own task numbers
-            offset = 100 * (self.seen("Come up with") - 1)
+            offset = 100 * (brainstorms - 1)
             tasks = [TASK.sub(lambda m: f"Scripted task {m[1]}-{int(m[2]) + offset}:", t) for t in self.tasks]
             return 200, completion(json.dumps({"tasks": tasks})), {}
         if prompt.startswith("backoff"):  # raw client tests
