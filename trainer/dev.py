@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from embedder.evaluation.beir import BeirDataset, evaluate_encoder, load_beir
+from embedder.evaluation.beir import BeirDataset, evaluate_encoder, load_beir, subset
 
 from .config import SourceConfig, TrainConfig
 from .export import embedder_settings
@@ -14,16 +14,9 @@ from .mixing import holdout_query_ids
 
 def holdout_dataset(source: SourceConfig, seed: int, max_docs: int) -> BeirDataset:
     """The held-out queries of a BEIR source, their judged documents and seeded random others."""
-    import random
-
     data = load_beir(source.path, source.split)
-    qids = holdout_query_ids(data, source.holdout_queries, seed)
-    relevant = {d for q in qids for d in data.qrels[q]}
-    others = sorted(set(data.corpus) - relevant)
-    keep = relevant | set(random.Random(seed).sample(others, max(0, min(len(others), max_docs - len(relevant)))))
-    return replace(data, corpus={d: t for d, t in data.corpus.items() if d in keep},
-                   queries={q: data.queries[q] for q in qids}, qrels={q: data.qrels[q] for q in qids},
-                   subset=f"held-out {len(qids)}q/{len(keep)}d seed {seed}")
+    held = subset(data, max_docs=max_docs, seed=seed, query_ids=holdout_query_ids(data, source.holdout_queries, seed))
+    return replace(held, subset=f"held-out {held.subset}")
 
 
 def dev_evaluate(adapter: str | Path | None, config: TrainConfig, max_docs: int = 300,
