@@ -129,3 +129,24 @@ def test_periodic_dev_evaluation_on_held_out_queries(tmp_path, tiny_llm_dir):
     (dev,) = [r for r in logged if any(k.startswith("dev ") for k in r)]
     (name, score), = [(k, v) for k, v in dev.items() if k.startswith("dev ")]
     assert name == "dev mini held-out 1q/4d seed 1" and 0.0 <= score <= 1.0
+
+
+def test_init_adapter_continues_from_an_exported_adapter(tmp_path, tiny_llm_dir):
+    from peft.utils import get_peft_model_state_dict
+
+    first, _ = tiny_model(tiny_llm_dir, lora_r=4)
+    first.save_pretrained(tmp_path / "stage1")
+    torch.manual_seed(1)  # a different random state: the weights must come from the folder
+    warm, tokenizer = build_model(ModelConfig(model=str(tiny_llm_dir), gradient_checkpointing=False,
+                                              init_adapter=str(tmp_path / "stage1")))
+    saved, loaded = get_peft_model_state_dict(first), get_peft_model_state_dict(warm)
+    assert set(saved) == set(loaded) and all(t.shape[0] == 4 or t.shape[1] == 4 for t in loaded.values())
+    for name, tensor in saved.items():
+        torch.testing.assert_close(loaded[name], tensor)
+    backward_plain(warm, batch_for(tokenizer), 0.05, NO_AUTOCAST)
+    assert set(grads(warm)) == {n for n, p in warm.named_parameters() if p.requires_grad} != set()
+
+
+def test_init_adapter_missing_folder_is_a_clear_error(tmp_path, tiny_llm_dir):
+    with pytest.raises(FileNotFoundError, match="init_adapter folder .* has no adapter_config.json"):
+        build_model(ModelConfig(model=str(tiny_llm_dir), init_adapter=str(tmp_path / "nowhere")))

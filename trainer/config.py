@@ -68,6 +68,8 @@ class ModelConfig:
 
     ``*_max_length`` cut training texts; ``inference_max_length`` goes into the adapter's
     ``embedder.json`` (training on short texts is cheap; encoding may still use longer ones).
+    ``init_adapter`` starts from an existing LoRA adapter folder (its rank and targets win over
+    the ``lora_*`` settings) instead of a fresh one: a warm start that continues earlier training.
     """
 
     model: str | None = None
@@ -81,6 +83,7 @@ class ModelConfig:
     lora_dropout: float = 0.1
     lora_targets: tuple[str, ...] | str = "all-linear"
     gradient_checkpointing: bool = True
+    init_adapter: str | None = None
 
     def __post_init__(self) -> None:
         if min(self.query_max_length, self.doc_max_length, self.inference_max_length) < 2:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from embedder.loading import load_backbone, load_tokenizer, resolve_model
@@ -11,18 +13,24 @@ from .config import ModelConfig
 
 
 def build_model(config: ModelConfig, dtype: torch.dtype = torch.float32):
-    """``(peft_model, tokenizer)``: a fresh LoRA on the backbone's linear layers, only it trainable."""
-    from peft import LoraConfig, get_peft_model
+    """``(peft_model, tokenizer)``: a fresh LoRA on the backbone's linear layers (or the one in
+    ``config.init_adapter``, to continue training it), only it trainable."""
+    from peft import LoraConfig, PeftModel, get_peft_model
 
     model_dir = resolve_model(config.model)
     tokenizer = load_tokenizer(model_dir)
     backbone = load_backbone(model_dir, dtype=dtype, num_layers=config.num_layers)
-    targets = config.lora_targets if isinstance(config.lora_targets, str) else list(config.lora_targets)
-    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=targets, bias="none")
     if config.gradient_checkpointing:
         backbone.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     backbone.config.use_cache = False
+    if config.init_adapter:
+        folder = Path(config.init_adapter).expanduser()
+        if not (folder / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"init_adapter folder {config.init_adapter!r} has no adapter_config.json")
+        return PeftModel.from_pretrained(backbone, str(folder), is_trainable=True), tokenizer
+    targets = config.lora_targets if isinstance(config.lora_targets, str) else list(config.lora_targets)
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=targets, bias="none")
     return get_peft_model(backbone, lora), tokenizer
 
 
