@@ -1,8 +1,11 @@
 """FAISS vectors of one collection: inner product over L2-normalised vectors, ids = SQL chunk ids.
 
 Any FAISS factory string works ("Flat" exact, "HNSW32", "IVF1024,Flat", "IVF1024,PQ48"); indexes
-that need training are trained on the first vectors added. Searches run on a GPU copy when
-faiss-gpu and a CUDA device are present. Files are written atomically (temp file + ``os.replace``).
+that need training are trained on the first vectors added. A ",RFlat" suffix ("IVF1024,PQ48,RFlat")
+re-ranks ``k_factor * k`` compressed candidates with the exact vectors. PQ codes skip FAISS's
+polysemous training (25x the training time, used only by polysemous search, which is never enabled
+here). Searches run on a GPU copy when faiss-gpu and a CUDA device are present. Files are written
+atomically (temp file + ``os.replace``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from .errors import RagError
 
 DEFAULT_NPROBE = 32
 DEFAULT_EF_SEARCH = 128
+DEFAULT_K_FACTOR = 16
 
 
 class VectorIndex:
@@ -25,8 +29,18 @@ class VectorIndex:
         self.factory = factory
         self.index = index if index is not None else empty_index(dim, factory)
         self._device_index = None
-        self.nprobe = self.ef_search = 0
-        self.tune(DEFAULT_NPROBE, DEFAULT_EF_SEARCH)
+        self.nprobe = self.ef_search = self.k_factor = 0
+        self.tune(DEFAULT_NPROBE, DEFAULT_EF_SEARCH, DEFAULT_K_FACTOR)
+
+    @property
+    def refine(self) -> bool:
+        return isinstance(faiss.downcast_index(self.index.index), faiss.IndexRefine)
+
+    @property
+    def base(self) -> faiss.Index:
+        """The index that finds candidates: the inner index, or the one a refine step re-ranks."""
+        inner = faiss.downcast_index(self.index.index)
+        return faiss.downcast_index(inner.base_index) if self.refine else inner
 
     @property
     def ivf(self) -> bool:
@@ -34,10 +48,11 @@ class VectorIndex:
 
     @property
     def hnsw(self) -> bool:
-        return isinstance(faiss.downcast_index(self.index.index), faiss.IndexHNSW)
+        return isinstance(self.base, faiss.IndexHNSW)
 
-    def tune(self, nprobe: int | None = None, ef_search: int | None = None) -> None:
-        """Search-time accuracy knobs: IVF lists probed, HNSW candidate list size (others ignore them)."""
+    def tune(self, nprobe: int | None = None, ef_search: int | None = None, k_factor: int | None = None) -> None:
+        """Search-time accuracy knobs: IVF lists probed, HNSW candidate list size, refine candidates per
+        result (indexes without the structure ignore a knob)."""
         space = faiss.ParameterSpace()
         if nprobe and self.ivf:
             self.nprobe = nprobe
@@ -45,6 +60,9 @@ class VectorIndex:
         if ef_search and self.hnsw:
             self.ef_search = ef_search
             space.set_index_parameters(self.index, f"efSearch={ef_search}")
+        if k_factor and self.refine:
+            self.k_factor = k_factor
+            space.set_index_parameters(self.index, f"k_factor_rf={k_factor}")
         self._device_index = None
 
     @classmethod
@@ -85,13 +103,17 @@ class VectorIndex:
     def remove(self, ids: np.ndarray) -> None:
         if not self.supports_remove:
             raise RagError(f"FAISS index {self.factory!r} cannot remove vectors; rebuild it instead")
-        self.index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
+        id_map = self.ids()
+        positions = np.flatnonzero(np.isin(id_map, ids))
+        drop_positions(faiss.downcast_index(self.index.index), positions)
+        faiss.copy_array_to_vector(np.delete(id_map, positions), self.index.id_map)
+        self.index.ntotal = len(id_map) - len(positions)
         self._device_index = None
 
     def reset(self) -> None:
         """Drop all vectors and any training (a rebuild starts from scratch)."""
         self.index = empty_index(self.dim, self.factory)
-        self.tune(self.nprobe, self.ef_search)
+        self.tune(self.nprobe, self.ef_search, self.k_factor)
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (scores, ids) per query; ids of missing results are -1. ``allowed`` restricts the ids."""
@@ -101,12 +123,16 @@ class VectorIndex:
         if allowed is None:
             return self.device_index().search(queries, k)
         selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        if self.refine:  # IndexIDMap translates only the outer selector, which IndexRefine does not pass on
+            selector = faiss.IDSelectorTranslated(self.index.id_map, selector)
         if self.ivf:
             params = faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
         elif self.hnsw:
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=self.ef_search)
         else:
             params = faiss.SearchParameters(sel=selector)
+        if self.refine:
+            params = faiss.IndexRefineSearchParameters(k_factor=self.k_factor, base_index_params=params)
         return self.index.search(queries, k, params=params)
 
     def device_index(self):
@@ -149,11 +175,36 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def drop_positions(index: faiss.Index, positions: np.ndarray) -> None:
+    """Remove vectors by position and renumber the rest 0..n-1, as IndexIDMap expects of its inner index.
+
+    Flat-like indexes compact themselves; IVF lists keep the ids they stored, so those are shifted down;
+    a refine index drops the same positions from its candidate index and its exact vectors.
+    """
+    if isinstance(index, faiss.IndexRefine):
+        for part in (index.base_index, index.refine_index):
+            drop_positions(faiss.downcast_index(part), positions)
+        index.ntotal = index.base_index.ntotal
+        return
+    index.remove_ids(faiss.IDSelectorBatch(positions))
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        for list_no in range(ivf.nlist):
+            size = ivf.invlists.list_size(list_no)
+            if size:
+                ids = faiss.rev_swig_ptr(ivf.invlists.get_ids(list_no), size)  # a view: written in place
+                ids -= np.searchsorted(positions, ids)
+
+
 def empty_index(dim: int, factory: str) -> faiss.IndexIDMap:
     try:
-        return faiss.IndexIDMap(faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT))
+        index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
     except RuntimeError as err:
         raise RagError(f"invalid FAISS factory string {factory!r}: {first_line(err)}") from None
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None and isinstance(ivf := faiss.downcast_index(ivf), faiss.IndexIVFPQ):
+        ivf.do_polysemous_training = False
+    return faiss.IndexIDMap(index)
 
 
 def first_line(err: Exception) -> str:

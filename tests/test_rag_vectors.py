@@ -41,28 +41,54 @@ def test_ann_recall_at_10_against_exact(data, factory, nprobe):
     assert recall_at_10(truth, found) >= 0.95
 
 
-@pytest.mark.parametrize("factory", ["Flat", "HNSW32", "IVF32,Flat"])
+def test_pq_codes_reranked_with_exact_vectors_reach_the_recall_of_exact_search(data):
+    vectors, queries, ids = data
+    exact = VectorIndex(vectors.shape[1], "Flat")
+    exact.add(ids, vectors)
+    _, truth = exact.search(queries, 10)
+    recall = {}
+    for factory in ("IVF32,PQ8x4", "IVF32,PQ8x4,RFlat"):
+        index = VectorIndex(vectors.shape[1], factory)
+        index.tune(nprobe=8)
+        index.add(ids, vectors)
+        recall[factory] = recall_at_10(truth, index.search(queries, 10)[1])
+    assert recall["IVF32,PQ8x4"] < 0.5 and recall["IVF32,PQ8x4,RFlat"] >= 0.95
+    index.tune(k_factor=1)  # re-ranking only the k PQ candidates: the PQ result set again
+    assert recall_at_10(truth, index.search(queries, 10)[1]) == pytest.approx(recall["IVF32,PQ8x4"])
+
+
+@pytest.mark.parametrize("factory", ["Flat", "HNSW32", "IVF32,Flat", "IVF32,PQ8x4,RFlat", "HNSW32,RFlat"])
 def test_search_restricted_to_allowed_ids(data, factory):
     vectors, queries, ids = data
     index = VectorIndex(vectors.shape[1], factory)
     index.add(ids, vectors)
     allowed = ids[::10]
-    _, found = index.search(queries[:5], 10, allowed)
-    assert found.shape == (5, 10) and set(found.ravel()) <= set(allowed)
+    exact = VectorIndex(vectors.shape[1], "Flat")
+    exact.add(ids, vectors)
+    _, truth = exact.search(queries[:20], 10, allowed)
+    _, found = index.search(queries[:20], 10, allowed)
+    assert found.shape == (20, 10) and set(found.ravel()) <= set(allowed)
+    assert recall_at_10(truth, found) >= 0.9
 
 
-def test_remove_save_load_round_trip(tmp_path, data):
-    vectors, _, ids = data
-    index = VectorIndex(vectors.shape[1], "Flat")
-    index.add(ids[:100], vectors[:100])
-    index.remove(ids[:10])
+@pytest.mark.parametrize("factory", ["Flat", "IVF32,Flat", "IVF32,PQ8x4,RFlat"])
+def test_remove_save_load_round_trip(tmp_path, data, factory):
+    vectors, queries, ids = data
+    index = VectorIndex(vectors.shape[1], factory)
+    index.add(ids, vectors)
+    removed = np.concatenate([ids[:100:2], ids[1000:1100]])
+    index.remove(removed[:50])
+    index.remove(removed[50:])
     path = tmp_path / "c.faiss"
     index.save(path)
     assert [p.name for p in tmp_path.iterdir()] == ["c.faiss"]  # no temp file left behind
-    loaded = VectorIndex.load(path, vectors.shape[1], "Flat")
-    assert sorted(loaded.ids()) == sorted(ids[10:100])
-    scores, found = loaded.search(vectors[50:51], 1)
-    assert found[0, 0] == ids[50] and scores[0, 0] == pytest.approx(1.0, abs=1e-5)
+    loaded = VectorIndex.load(path, vectors.shape[1], factory)
+    assert sorted(loaded.ids()) == sorted(np.setdiff1d(ids, removed)) and len(loaded) == len(ids) - len(removed)
+    scores, found = loaded.search(queries, 10)
+    assert not set(found.ravel()) & set(removed)
+    # Each id still names its own vector: the scores (exact for these indexes) are its inner product.
+    exact = np.einsum("qd,qkd->qk", queries, vectors[ids.searchsorted(found)])
+    assert np.allclose(scores, exact, atol=1e-5)
 
 
 def test_unusable_files_load_empty(tmp_path):
