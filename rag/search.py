@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 from fnmatch import fnmatch
+from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Compiled, Dialect
 
 from embedder.instructions import DEFAULT_TASK, instruction_for
 
 from .collection import Collection
 from .errors import RagError
-from .store import ChunkRow, DocumentRow
+from .store import ChunkRow, DocumentRow, reader_for
 
 SNIPPET_CHARS = 300
-HITS_QUERY = (select(ChunkRow.id, ChunkRow.ordinal, ChunkRow.char_start, ChunkRow.char_end, ChunkRow.text,
-                     DocumentRow.path, DocumentRow.title)
-              .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
-              .where(ChunkRow.id.in_(bindparam("ids", expanding=True))))  # built once: one query per search
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One retrieved chunk: ``text == document[start:end]``; ``chunk`` is its ordinal in the document."""
+class Hit(NamedTuple):
+    """One retrieved chunk: ``text == document[start:end]``; ``chunk`` is its ordinal in the document.
+
+    A named tuple: immutable, and built in a tenth of the time of a frozen dataclass (search's hot path).
+    """
 
     score: float
     path: str
@@ -46,7 +46,7 @@ class Hit:
         return f"chunk {self.chunk}, chars {self.start}-{self.end}"
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "snippet": self.snippet}
+        return {**self._asdict(), "snippet": self.snippet}
 
 
 def resolve_instruction(instruction: str | None = None, task: str | None = None) -> str:
@@ -76,7 +76,7 @@ def search_vector(collection: Collection, vector: np.ndarray, *, k: int = 10,
     if allowed is not None and not len(allowed):
         return []
     scores, ids = collection.vectors.search(vector[None, :], k, allowed)
-    found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    found = [(i, s) for i, s in zip(ids[0].tolist(), scores[0].tolist()) if i >= 0]
     return fetch_hits(collection, found)
 
 
@@ -84,11 +84,20 @@ def fetch_hits(collection: Collection, found: list[tuple[int, float]]) -> list[H
     """Chunk and document metadata of FAISS results, in one SQL query, in score order."""
     if not found:
         return []
-    ids = [chunk_id for chunk_id, _ in found]
-    with collection.engine.connect() as conn:
-        rows = {row.id: row for row in conn.execute(HITS_QUERY, {"ids": ids})}
-    return [Hit(score, rows[i].path, rows[i].title, rows[i].text, rows[i].ordinal, rows[i].char_start,
-                rows[i].char_end, i) for i, score in found if i in rows]
+    reader = reader_for(collection.workspace.url)
+    statement = hits_statement(reader.engine.dialect, len(found))
+    rows = {row[0]: row for row in reader.rows(statement, {f"id{n}": i for n, (i, _) in enumerate(found)})}
+    return [Hit(score, *rows[i][1:], i) for i, score in found if i in rows]
+
+
+@lru_cache(maxsize=64)
+def hits_statement(dialect: Dialect, n: int) -> Compiled:
+    """Hit columns (in ``Hit``'s order) of chunks ``id0 .. id{n-1}``: a fixed IN list, compiled once per ``n``."""
+    return (select(ChunkRow.id, DocumentRow.path, DocumentRow.title, ChunkRow.text, ChunkRow.ordinal,
+                   ChunkRow.char_start, ChunkRow.char_end)
+            .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
+            .where(ChunkRow.id.in_([bindparam(f"id{j}") for j in range(n)]))
+            .compile(dialect=dialect))
 
 
 def chunk_ids_matching(collection: Collection, path_glob: str) -> np.ndarray:

@@ -7,8 +7,11 @@ the FAISS ids) and an embedding cache keyed by (model, text hash) and shared by 
 from __future__ import annotations
 
 import importlib.metadata
+import threading
+from contextlib import closing
 from datetime import datetime, timezone
 from functools import cache
+from typing import Any
 
 import numpy as np
 from sqlalchemy import (
@@ -25,7 +28,7 @@ from sqlalchemy import (
     event,
     insert,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Compiled, Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 SCHEMA_VERSION = 1
@@ -113,6 +116,41 @@ def engine_for(url: str) -> Engine:
         event.listen(engine, "connect", sqlite_pragmas)
     Base.metadata.create_all(engine)
     return engine
+
+
+class Reader:
+    """One autocommit connection to a database for the search hot path, shared by threads under a lock.
+
+    A query costs one DBAPI execute: no pool checkout and return, no SQLAlchemy execution context or row
+    objects. Statements are still SQLAlchemy's, compiled for the engine's dialect. Autocommit leaves no
+    transaction open between queries (PostgreSQL locks, SQLite WAL snapshots). A failed query closes the
+    connection; the next one reconnects (e.g. after a database restart).
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._connection: Connection | None = None
+
+    def rows(self, statement: Compiled, params: dict[str, Any]) -> list[tuple]:
+        args = tuple(params[name] for name in statement.positiontup) if statement.positional else params
+        with self._lock:
+            if self._connection is None:
+                self._connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                self._connection.detach()  # ours alone: closed, never handed back to the pool
+            try:
+                with closing(self._connection.connection.dbapi_connection.cursor()) as cursor:
+                    cursor.execute(statement.string, args)
+                    return cursor.fetchall()
+            except Exception:
+                self._connection.close()
+                self._connection = None
+                raise
+
+
+@cache
+def reader_for(url: str) -> Reader:
+    return Reader(engine_for(url))
 
 
 def sqlite_pragmas(connection, _record) -> None:

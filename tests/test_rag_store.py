@@ -3,11 +3,13 @@ round trip, incremental updates, the embedding cache, mismatched encoders, sever
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from embedder.backends.hashing import HashingEncoder
 from rag.collection import open_collection
@@ -192,3 +194,28 @@ def test_hnsw_collection_rebuilds_on_delete(workspace, folder, hash_encoder):
     assert_consistent(collection)
     _, ids = collection.vectors.search(np.ones((1, 256), np.float32) / 16, 100)
     assert set(ids[0][ids[0] >= 0]) == set(collection.chunk_ids())
+
+
+def test_concurrent_searches_get_their_own_hits(workspace, folder, hash_encoder):
+    """Threads share one read connection per database (as the Streamlit app's sessions do)."""
+    index(folder, hash_encoder, workspace)
+    collection = open_collection("notes", hash_encoder, workspace=workspace)
+    queries = [("volcano erupts with lava", 3), ("rivers carry sediment", 5), ("bake the loaf", 1), ("ash", 20)]
+    expected = [search(collection, query, k=k) for query, k in queries]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda query: search(collection, query[0], k=query[1]), queries * 50))
+    assert results == expected * 50
+
+
+def test_search_reconnects_after_the_server_drops_its_connection(workspace, folder, hash_encoder):
+    if not workspace.url.startswith("postgresql"):
+        pytest.skip("needs a database server")
+    index(folder, hash_encoder, workspace)
+    collection = open_collection("notes", hash_encoder, workspace=workspace)
+    expected = search(collection, "volcano erupts with lava", k=3)
+    with collection.engine.connect() as conn:
+        conn.execute(sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    with pytest.raises(Exception, match="terminat"):
+        search(collection, "volcano erupts with lava", k=3)
+    assert search(collection, "volcano erupts with lava", k=3) == expected
