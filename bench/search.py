@@ -1,10 +1,11 @@
-"""Query latency and recall of collection search: exact vs HNSW vs IVF-PQ, ours vs raw FAISS.
+"""Query latency and recall of collection search: exact vs HNSW vs IVF-PQ (plain and re-ranked), ours vs raw FAISS.
 
 For each size, random unit vectors (clustered like real embeddings, or uniform with --data uniform)
 are stored as a real collection (SQLite rows for documents and chunks, FAISS ids = chunk ids). For
 each index type it prints p50/p99 latency of one query at a time for (a) raw ``faiss`` search and
 (b) our ``search_vector`` (FAISS + the SQL fetch of hit metadata), their ratio (target <= 1.2),
-recall@10 against the exact index, build time and bytes per vector of the serialised index.
+recall@10 against the exact index, build time and bytes per vector of the index file. The IVF-PQ
+row is repeated with ",RFlat": PQ candidates re-ranked with the exact vectors (``--k-factor``).
 
     python bench/search.py [--sizes 100000 1000000] [--queries 200] [--data clustered|uniform]
 """
@@ -78,7 +79,7 @@ def paired_latencies(raw, ours, queries: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def factories_for(n: int) -> list[str]:
     lists = 256 if n <= 200_000 else 1024  # few lists: k-means training stays minutes on 2 cores
-    return ["Flat", "HNSW32", f"IVF{lists},PQ48"]
+    return ["Flat", "HNSW32", f"IVF{lists},PQ48", f"IVF{lists},PQ48,RFlat"]
 
 
 def bench_size(n: int, args, rng: np.random.Generator) -> None:
@@ -90,25 +91,27 @@ def bench_size(n: int, args, rng: np.random.Generator) -> None:
         start = time.perf_counter()
         collection, ids = fill_collection(workspace, n, args.dim)
         print(f"\n{n:,} vectors, {args.dim}-d, {args.data} data; SQL rows written in {time.perf_counter() - start:.1f}s")
-        print(f"{'index':<16}{'build s':>8}{'B/vector':>10}{'recall@10':>10}{'raw p50':>9}{'raw p99':>9}"
+        print(f"{'index':<22}{'build s':>8}{'B/vector':>10}{'recall@10':>10}{'raw p50':>9}{'raw p99':>9}"
               f"{'ours p50':>9}{'ours p99':>9}{'ratio p50':>10}")
         truth = None
         for factory in factories_for(n):
-            row, found = bench_index(collection, ids, vectors, queries, factory, args)
+            row, found = bench_index(collection, ids, vectors, queries, factory, args, Path(tmp) / "index.faiss")
             truth = found if truth is None else truth
             recall = np.mean([len(set(t) & set(f)) / args.k for t, f in zip(truth, found)])
             raw, ours = row["raw"], row["ours"]
-            print(f"{factory:<16}{row['build']:>8.1f}{row['bytes']:>10.0f}{recall:>10.3f}"
+            print(f"{factory:<22}{row['build']:>8.1f}{row['bytes']:>10.0f}{recall:>10.3f}"
                   f"{np.percentile(raw, 50):>9.2f}{np.percentile(raw, 99):>9.2f}"
                   f"{np.percentile(ours, 50):>9.2f}{np.percentile(ours, 99):>9.2f}"
                   f"{np.percentile(ours, 50) / np.percentile(raw, 50):>10.2f}")
 
 
-def bench_index(collection, ids: np.ndarray, vectors: np.ndarray, queries: np.ndarray, factory: str, args):
+def bench_index(collection, ids: np.ndarray, vectors: np.ndarray, queries: np.ndarray, factory: str, args,
+                path: Path):
     """Build one index into the collection; time raw FAISS and our search on it."""
+    collection.vectors = VectorIndex(args.dim)  # frees the previous index first (RAM at 1M vectors)
     start = time.perf_counter()
     index = VectorIndex(args.dim, factory)
-    index.tune(nprobe=args.nprobe, ef_search=args.ef_search)
+    index.tune(nprobe=args.nprobe, ef_search=args.ef_search, k_factor=args.k_factor)
     index.add(ids, vectors)
     build = time.perf_counter() - start
     collection.vectors = index
@@ -116,7 +119,8 @@ def bench_index(collection, ids: np.ndarray, vectors: np.ndarray, queries: np.nd
     raw_ms, ours_ms, raw = paired_latencies(lambda q: index.index.search(q[None, :], args.k)[1][0],
                                             lambda q: search_vector(collection, q, k=args.k), queries)
     faiss.omp_set_num_threads(BUILD_THREADS)
-    size = len(faiss.serialize_index(index.index)) / len(ids)
+    index.save(path)  # to disk, not to a bytes copy in RAM
+    size = path.stat().st_size / len(ids)
     return {"build": build, "bytes": size, "raw": raw_ms, "ours": ours_ms}, np.stack(raw)
 
 
@@ -129,11 +133,12 @@ def main() -> None:
     parser.add_argument("--data", choices=["clustered", "uniform"], default="clustered")
     parser.add_argument("--nprobe", type=int, default=32)
     parser.add_argument("--ef-search", type=int, default=128)
+    parser.add_argument("--k-factor", type=int, default=16, help="refine: PQ candidates re-ranked per result")
     parser.add_argument("--threads", type=int, default=1, help="FAISS threads while searching (builds use all)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    print(f"latencies in ms per single query (k={args.k}), {args.threads} FAISS search thread(s); "
-          "ratio = ours / raw FAISS")
+    print(f"latencies in ms per single query (k={args.k}, nprobe={args.nprobe}, efSearch={args.ef_search}, "
+          f"k_factor={args.k_factor}), {args.threads} FAISS search thread(s); ratio = ours / raw FAISS")
     for n in args.sizes:
         bench_size(n, args, rng)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import threading
+from collections.abc import Sequence
 from contextlib import closing
 from datetime import datetime, timezone
 from functools import cache
@@ -32,6 +33,7 @@ from sqlalchemy.engine import Compiled, Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 SCHEMA_VERSION = 1
+SQLITE_MMAP_BYTES = 1 << 30  # reads map the file (address space only): no read() call per page of a search
 # SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere chunk ids are 64-bit like FAISS ids.
 Id = BigInteger().with_variant(Integer, "sqlite")
 
@@ -132,8 +134,9 @@ class Reader:
         self._lock = threading.Lock()
         self._connection: Connection | None = None
 
-    def rows(self, statement: Compiled, params: dict[str, Any]) -> list[tuple]:
-        args = tuple(params[name] for name in statement.positiontup) if statement.positional else params
+    def rows(self, statement: Compiled, values: Sequence[Any]) -> list[tuple]:
+        """DBAPI rows of ``statement``; ``values`` of its bind parameters in the order they appear in it."""
+        args = values if statement.positional else dict(zip(statement.binds, values))
         with self._lock:
             if self._connection is None:
                 self._connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -158,6 +161,7 @@ def sqlite_pragmas(connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     cursor.close()
 
 
