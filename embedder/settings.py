@@ -41,8 +41,8 @@ class EmbedderConfig:
 
     ``model`` is an HF id or local folder (``None``: the packaged SmolLM2-135M-Instruct).
     ``num_layers`` keeps only the first K transformer layers (a speed/quality lever).
-    ``compile`` runs the model through ``torch.compile`` (fuses the norm/rotary/activation
-    kernels: ~25% less CPU per token, after a one-off compile of a minute or more).
+    ``compile`` runs the model through ``torch.compile`` (fused norm/rotary/activation kernels and,
+    on CPU, frozen prepacked weights with merged projections; a one-off compile of a minute or more).
     """
 
     model: str | None = None

@@ -127,3 +127,9 @@ def test_adapter_round_trip_changes_outputs_as_the_unmerged_peft_model_does(tiny
     got = adapted.encode_documents(TEXTS)
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert not np.allclose(got, tiny.encode_documents(TEXTS), atol=1e-3)
+
+
+def test_compiled_encoder_matches_eager(tiny, tiny_llm_dir):
+    compiled = load_encoder(str(tiny_llm_dir), template="paper", batch_size=2, compile=True)
+    for texts in (TEXTS, TEXTS[:1] + ["another length again, to change the shapes"]):  # dynamic shapes
+        np.testing.assert_allclose(compiled.encode_documents(texts), tiny.encode_documents(texts), atol=1e-5)

@@ -42,7 +42,7 @@ class LLMEncoder:
         self.model = load_backbone(model_dir, dtype=pick_dtype(config.dtype, self.device),
                                    num_layers=config.num_layers, adapter=config.adapter)
         self.model.to(self.device).eval()
-        self.forward_model = torch.compile(self.model, dynamic=True) if config.compile else self.model
+        self.forward_model = compile_for_inference(self.model, self.device) if config.compile else self.model
         self.dim = int(self.model.config.hidden_size)
         self.name = self._describe()
         self.last_truncated = 0
@@ -99,3 +99,11 @@ class LLMEncoder:
         hidden = self.forward_model(**inputs).last_hidden_state
         pooled = last_token_pool(hidden, inputs["attention_mask"]).float().cpu().numpy()
         return l2_normalize(pooled)
+
+
+def compile_for_inference(model: torch.nn.Module, device: torch.device):
+    """``torch.compile`` for encoding: fused element-wise kernels everywhere; on CPU the weights are
+    also frozen as constants, so inductor prepacks them for oneDNN and merges the q/k/v and gate/up
+    projections into one matrix multiply each (outputs equal to eager within float rounding)."""
+    options = {"freezing": True, "cpp.enable_concat_linear": True} if device.type == "cpu" else {}
+    return torch.compile(model, dynamic=True, options=options)
