@@ -77,8 +77,12 @@ def test_grad_cache_matches_plain_gradients(tiny_llm_dir):
     plain_loss = backward_plain(model, batch, 0.05, NO_AUTOCAST)
     plain = grads(model)
     model.zero_grad(set_to_none=True)
+    forwards = []
+    hook = model.register_forward_hook(lambda *_: forwards.append(1))
     cached_loss = backward_grad_cache(model, batch, 0.05, 2, NO_AUTOCAST)
+    hook.remove()
     cached = grads(model)
+    assert len(forwards) == 2 * (3 + 5) - 1  # 3 query and 5 document chunks; the last one encoded once
     assert cached_loss == pytest.approx(plain_loss, rel=1e-5)
     assert set(cached) == set(plain)
     for name in plain:
