@@ -65,16 +65,18 @@ def fill_collection(workspace: Workspace, n: int, dim: int):
 
 
 def paired_latencies(raw, ours, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
-    """Milliseconds per query of both calls, alternating, so that machine load hits both alike."""
-    raw_ms, ours_ms, found = [], [], []
-    for query in queries:
-        start = time.perf_counter()
-        found.append(raw(query))
-        middle = time.perf_counter()
-        ours(query)
-        raw_ms.append(middle - start)
-        ours_ms.append(time.perf_counter() - middle)
-    return np.asarray(raw_ms) * 1e3, np.asarray(ours_ms) * 1e3, found
+    """Milliseconds per query of both calls, back to back, so that machine load hits both alike; which goes
+    first alternates, so that the caches the first one warms for the second favour neither."""
+    times: dict = {raw: [], ours: []}
+    found = []
+    for n, query in enumerate(queries):
+        for call in (raw, ours) if n % 2 == 0 else (ours, raw):
+            start = time.perf_counter()
+            result = call(query)
+            times[call].append(time.perf_counter() - start)
+            if call is raw:
+                found.append(result)
+    return np.asarray(times[raw]) * 1e3, np.asarray(times[ours]) * 1e3, found
 
 
 def factories_for(n: int) -> list[str]:
