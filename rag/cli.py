@@ -65,7 +65,7 @@ def index(
     max_file_mb: Annotated[float, typer.Option(help="skip files larger than this")] = 5.0,
     chunk_tokens: Annotated[int | None, typer.Option(help="tokens per chunk (new collections; default 256)")] = None,
     overlap: Annotated[int | None, typer.Option(help="tokens shared by neighbouring chunks (default 32)")] = None,
-    factory: Annotated[str | None, typer.Option(help="FAISS factory string, e.g. Flat, HNSW32, IVF1024,PQ48")] = None,
+    factory: Annotated[str | None, typer.Option(help="FAISS factory string, e.g. Flat, HNSW32, IVF1024,PQ48,RFlat")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Index a folder into a collection (incremental: only new or changed files are encoded)."""

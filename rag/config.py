@@ -20,7 +20,7 @@ class IndexConfig:
 
     ``chunk_tokens``/``overlap`` count tokens of the encoder's own tokenizer; 256 tokens keep each chunk
     well inside the 512-token window of the default model; the overlap defaults to an eighth of a chunk. ``factory`` is a FAISS index factory string
-    over inner product ("Flat" is exact; e.g. "HNSW32" or "IVF1024,PQ48" for large collections).
+    over inner product ("Flat" is exact; e.g. "HNSW32" or "IVF1024,PQ48,RFlat" for large collections).
     """
 
     chunk_tokens: int = 256
