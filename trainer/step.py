@@ -1,8 +1,8 @@
 """One contrastive step's forward and backward, plain or with GradCache (Gao et al. 2021).
 
-GradCache encodes the batch chunk by chunk without a graph (the last chunk with one), takes the
-loss and its gradient with respect to the embeddings, back-propagates the last chunk's share, then
-re-encodes the other chunks with a graph and back-propagates their cached gradients: the same
+GradCache encodes the batch chunk by chunk without a graph (but for the smallest chunk), takes the
+loss and its gradient with respect to the embeddings, back-propagates the smallest chunk's share,
+then re-encodes the other chunks with a graph and back-propagates their cached gradients: the same
 parameter gradients as the plain loss, with memory bounded by the chunk.
 """
 
@@ -62,27 +62,38 @@ def backward_grad_cache(model, batch: Batch, temperature: float, chunk_size: int
                         autocast: Callable[[], contextlib.AbstractContextManager]) -> float:
     """GradCache: the plain step's gradients in chunk-sized memory; returns the loss.
 
-    The last chunk is encoded with its graph in the first pass and back-propagated straight away,
-    so only the other chunks are encoded twice (at batch 32 in chunks of 32: 3 forwards, not 4).
+    Chunks are encoded largest first; the smallest, encoded last, keeps its graph from the first
+    pass and is back-propagated straight away, so it is not encoded twice (at batch 32 in chunks
+    of 32: 3 forwards, not 4) and its graph is never alive beside a larger chunk's. Only the
+    embeddings' gradients are kept through the second pass, not the embeddings.
     """
     query_parts, doc_parts = chunks(batch.queries, chunk_size), chunks(batch.documents, chunk_size)
     parts = query_parts + doc_parts
-    states, reps = [], []
+    order = sorted(range(len(parts)), key=lambda i: parts[i]["input_ids"].numel(), reverse=True)
+    kept = order[-1]
+    states, reps = [None] * len(parts), [None] * len(parts)
     with autocast():
-        for index, part in enumerate(parts):
-            states.append(rng_state())  # replayed below: same dropout masks
-            with torch.set_grad_enabled(index == len(parts) - 1):
-                reps.append(encode(model, part).float())
-    leaves = [rep.detach().requires_grad_() for rep in reps]
-    n = len(query_parts)
-    loss = contrastive_loss(torch.cat(leaves[:n]), torch.cat(leaves[n:]), temperature)
-    loss.backward()
-    reps[-1].backward(leaves[-1].grad)
+        for i in order:
+            states[i] = rng_state()  # replayed below: same dropout masks
+            with torch.set_grad_enabled(i == kept):
+                reps[i] = encode(model, parts[i]).float()
+    loss, grads = embedding_gradients(reps, len(query_parts), temperature)
+    reps[kept].backward(grads[kept])
+    del reps  # only the gradients are needed from here on
     rng_after = rng_state()
-    for part, state, leaf in zip(parts[:-1], states, leaves):
-        set_rng_state(state)
+    for i in order[:-1]:
+        set_rng_state(states[i])
         with autocast():
-            rep = encode(model, part).float()
-        rep.backward(leaf.grad)
+            rep = encode(model, parts[i]).float()
+        rep.backward(grads[i])
     set_rng_state(rng_after)
-    return float(loss.detach())
+    return loss
+
+
+def embedding_gradients(reps: list[torch.Tensor], n_query_chunks: int,
+                        temperature: float) -> tuple[float, list[torch.Tensor]]:
+    """The loss over chunk embeddings (query chunks first) and its gradient with respect to each chunk."""
+    leaves = [rep.detach().requires_grad_() for rep in reps]
+    loss = contrastive_loss(torch.cat(leaves[:n_query_chunks]), torch.cat(leaves[n_query_chunks:]), temperature)
+    loss.backward()
+    return float(loss.detach()), [leaf.grad for leaf in leaves]
