@@ -29,6 +29,8 @@ def train_command(
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda")] = None,
     seed: Annotated[int | None, typer.Option()] = None,
     stop_after: Annotated[int | None, typer.Option(help="checkpoint and stop at this step; rerun to resume")] = None,
+    deepspeed: Annotated[str | None, typer.Option(help="DeepSpeed JSON config, e.g. "
+                                                  "trainer/configs/deepspeed-zero3.json (ZeRO-3)")] = None,
 ) -> None:
     """Fine-tune a LoRA embedding adapter with InfoNCE; resumes from the output folder's checkpoint."""
     from trainer.config import load_config
@@ -39,11 +41,12 @@ def train_command(
         fail(f"config file {config} does not exist")
     overrides = {"output_dir": output_dir, "model.model": model, "model.num_layers": num_layers,
                  "model.template": template, "optim.max_steps": max_steps, "optim.batch_size": batch_size,
-                 "optim.chunk_size": chunk_size, "optim.lr": lr, "device": device, "seed": seed}
+                 "optim.chunk_size": chunk_size, "optim.lr": lr, "device": device, "seed": seed,
+                 "deepspeed": deepspeed}
     try:
         settings = load_config(config, overrides)
         result = train(settings, stop_after=stop_after)
-    except (DataError, FileNotFoundError, ValueError) as err:
+    except (DataError, FileNotFoundError, ImportError, ValueError) as err:
         fail(str(err))
     if result.steps < settings.optim.max_steps:
         typer.echo(f"stopped at step {result.steps} of {settings.optim.max_steps}; rerun the command to resume")

@@ -125,6 +125,8 @@ class TrainConfig:
 
     ``eval_every`` > 0 scores the checkpoint every that many steps on the held-out queries of BEIR
     sources with ``holdout_queries`` (nDCG@10, logged); it costs an encoding pass each time.
+    ``deepspeed`` names a DeepSpeed JSON config (``configs/deepspeed-zero3.json``): model, optimiser and
+    schedule then run in a DeepSpeed engine (ZeRO-3 partitions the backbone over the processes).
     """
 
     output_dir: str = "runs/default"
@@ -139,12 +141,17 @@ class TrainConfig:
     device: str = "auto"
     mixed_precision: bool = True
     tensorboard: bool = False
+    deepspeed: str | None = None
 
     def __post_init__(self) -> None:
         if not self.data:
             raise ValueError("no training data: add at least one [[data]] source")
         if self.save_every < 1 or self.log_every < 1 or self.eval_every < 0:
             raise ValueError("save_every and log_every must be positive, eval_every non-negative")
+        if self.deepspeed is not None and not self.deepspeed.endswith(".json"):
+            raise ValueError(f"deepspeed must name a DeepSpeed JSON config file, got {self.deepspeed!r}")
+        if self.deepspeed and self.optim.chunk_size == 1:  # processes could then encode unequal chunk counts
+            raise ValueError("with deepspeed, chunk_size must be 0 (off) or at least 2")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -47,6 +47,15 @@ def gather_with_grad(local: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts)
 
 
+def max_over_processes(value: int) -> int:
+    """The largest ``value`` of all processes (``value`` itself outside a process group)."""
+    if world()[1] == 1:
+        return value
+    tensor = torch.tensor([value])
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return int(tensor.item())
+
+
 def sum_gradients(parameters: list[torch.nn.Parameter]) -> None:
     """Add up gradients across processes: each holds its shard's share of the one global loss."""
     if world()[1] == 1:

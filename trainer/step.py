@@ -9,16 +9,18 @@ parameter gradients as the plain loss, with memory bounded by the chunk.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable
 
 import torch
 
 from .collate import Batch
-from .distributed import gather_with_grad
+from .distributed import gather_with_grad, max_over_processes
 from .loss import info_nce
 from .model import encode
 
 Inputs = dict[str, torch.Tensor]
+Backward = Callable[[torch.Tensor], None]  # back-propagates a scalar (a DeepSpeed engine's own, or plain)
 
 
 def contrastive_loss(queries: torch.Tensor, documents: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -40,32 +42,41 @@ def set_rng_state(state: tuple) -> None:
 
 
 def chunks(inputs: Inputs, size: int) -> list[Inputs]:
-    """Row chunks of a right-padded batch, each cut to its own longest row."""
+    """Row chunks (at most ``size`` rows, near-equal) of a right-padded batch, each cut to its own longest
+    row; as many on every process as the process that needs most (when each has that many rows), since
+    a DeepSpeed engine's forwards and backwards are collectives.
+    """
+    rows = inputs["input_ids"].shape[0]
+    count = min(max_over_processes(-(-rows // size)), rows)
+    bounds = [i * rows // count for i in range(count + 1)]
     out = []
-    for start in range(0, inputs["input_ids"].shape[0], size):
-        part = {k: v[start : start + size] for k, v in inputs.items()}
+    for start, end in itertools.pairwise(bounds):
+        part = {k: v[start:end] for k, v in inputs.items()}
         width = int(part["attention_mask"].sum(dim=1).max())
         out.append({k: v[:, :width] for k, v in part.items()})
     return out
 
 
 def backward_plain(model, batch: Batch, temperature: float,
-                   autocast: Callable[[], contextlib.AbstractContextManager]) -> float:
+                   autocast: Callable[[], contextlib.AbstractContextManager],
+                   backward: Backward = torch.Tensor.backward) -> float:
     """Encode everything with a graph, back-propagate the loss; returns the loss."""
     with autocast():
         loss = contrastive_loss(encode(model, batch.queries), encode(model, batch.documents), temperature)
-    loss.backward()
+    backward(loss)
     return float(loss.detach())
 
 
 def backward_grad_cache(model, batch: Batch, temperature: float, chunk_size: int,
-                        autocast: Callable[[], contextlib.AbstractContextManager]) -> float:
+                        autocast: Callable[[], contextlib.AbstractContextManager],
+                        backward: Backward = torch.Tensor.backward) -> float:
     """GradCache: the plain step's gradients in chunk-sized memory; returns the loss.
 
     Chunks are encoded largest first; the smallest, encoded last, keeps its graph from the first
     pass and is back-propagated straight away, so it is not encoded twice (at batch 32 in chunks
     of 32: 3 forwards, not 4) and its graph is never alive beside a larger chunk's. Only the
-    embeddings' gradients are kept through the second pass, not the embeddings.
+    embeddings' gradients are kept through the second pass, not the embeddings. A chunk's cached
+    gradient ``g`` reaches the parameters as the backward of ``sum(embedding * g)``, a scalar.
     """
     query_parts, doc_parts = chunks(batch.queries, chunk_size), chunks(batch.documents, chunk_size)
     parts = query_parts + doc_parts
@@ -78,14 +89,14 @@ def backward_grad_cache(model, batch: Batch, temperature: float, chunk_size: int
             with torch.set_grad_enabled(i == kept):
                 reps[i] = encode(model, parts[i]).float()
     loss, grads = embedding_gradients(reps, len(query_parts), temperature)
-    reps[kept].backward(grads[kept])
+    backward(torch.sum(reps[kept] * grads[kept]))
     del reps  # only the gradients are needed from here on
     rng_after = rng_state()
     for i in order[:-1]:
         set_rng_state(states[i])
         with autocast():
             rep = encode(model, parts[i]).float()
-        rep.backward(grads[i])
+        backward(torch.sum(rep * grads[i]))
     set_rng_state(rng_after)
     return loss
 

@@ -71,17 +71,14 @@ def train(config: TrainConfig, progress: bool = True, stop_after: int | None = N
     checkpoint = Path(config.output_dir) / "checkpoint"
     step, earlier_seconds = 0, 0.0
     if checkpoint.is_dir():
-        step, earlier_seconds = load_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler)
+        step, earlier_seconds = run.steps.load(checkpoint)
     last = min(config.optim.max_steps, stop_after or config.optim.max_steps)
     elapsed = lambda: earlier_seconds + time.time() - started
     loss = run_steps(run, config, step, last, progress, elapsed)
     wall = elapsed()
     result = TrainResult(Path(config.output_dir) / "adapter", last, loss, wall, run.counts)
-    if world()[0] == 0:
-        from .export import export_adapter
-
-        save_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler, last, wall)
-        export_adapter(run.model, config, result)
+    run.steps.save(checkpoint, last, wall)
+    run.steps.export(config, result)
     return result
 
 
@@ -100,19 +97,26 @@ class Run:
 
 
 def setup(config: TrainConfig) -> Run:
-    """Process group, seeds, data, model, optimiser and schedule."""
+    """Process group, seeds, data, model, optimiser and schedule (in a DeepSpeed engine if configured)."""
     device = init_from_env(pick_device(config.device))
+    if config.deepspeed:
+        from .zero import engine_settings, zero_setup
+
+        settings = engine_settings(config, device)  # before the data: a missing install or bad JSON fails at once
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     examples, counts = build_dataset(config.data, config.leak, config.seed)
-    model, tokenizer = build_model(config.model)
-    model.to(device).train()
+    if config.deepspeed:
+        model, tokenizer, optimizer, scheduler, steps = zero_setup(config, device, settings)
+    else:
+        model, tokenizer = build_model(config.model)
+        model.to(device).train()
+        params = trainable_parameters(model)
+        optimizer, scheduler = make_optimizer(params, config)
+        steps = StepRunner(model, params, optimizer, scheduler, config, device)
     collator = Collator(tokenizer, get_template(config.model.template), config.model.query_max_length,
                         config.model.doc_max_length)
-    params = trainable_parameters(model)
-    optimizer, scheduler = make_optimizer(params, config)
-    steps = StepRunner(model, params, optimizer, scheduler, config, device)
     return Run(examples, counts, model, collator, optimizer, scheduler, steps, device)
 
 
@@ -136,8 +140,8 @@ def run_steps(run: Run, config: TrainConfig, step: int, last: int, progress: boo
                 logger.write(step=step, loss=loss, lr=lr, seconds=seconds,
                              examples_per_s=batch.size * world()[1] / seconds)
             evaluate = config.eval_every and step % config.eval_every == 0
-            if ((step % config.save_every == 0 and step < last) or evaluate) and world()[0] == 0:
-                save_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler, step, elapsed())
+            if (step % config.save_every == 0 and step < last) or evaluate:
+                run.steps.save(checkpoint, step, elapsed())
             if evaluate and world()[0] == 0:
                 from .dev import dev_evaluate
 
@@ -155,7 +159,8 @@ def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig):
 
 
 class StepRunner:
-    """One optimisation step: seeded dropout, plain or GradCache backward, gradient sum, clip, update."""
+    """One optimisation step (seeded dropout, plain or GradCache backward, gradient sum, clip, update),
+    checkpoints and export; every process calls each method (``trainer.zero`` subclasses it)."""
 
     def __init__(self, model, params, optimizer, scheduler, config: TrainConfig, device: torch.device):
         self.model, self.params, self.optimizer, self.scheduler = model, params, optimizer, scheduler
@@ -168,16 +173,37 @@ class StepRunner:
         torch.manual_seed(self.config.seed * 1_000_003 + step)
         optim = self.config.optim
         if optim.chunk_size:
-            loss = backward_grad_cache(self.model, batch, optim.temperature, optim.chunk_size, self.autocast)
+            loss = backward_grad_cache(self.model, batch, optim.temperature, optim.chunk_size, self.autocast,
+                                       self.backward)
         else:
-            loss = backward_plain(self.model, batch, optim.temperature, self.autocast)
+            loss = backward_plain(self.model, batch, optim.temperature, self.autocast, self.backward)
+        self.update()
+        return loss, time.time() - started
+
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
+
+    def update(self) -> None:
+        """Sum gradients over processes, clip, step optimiser and schedule, clear gradients."""
         sum_gradients(self.params)
-        if optim.max_grad_norm:
-            torch.nn.utils.clip_grad_norm_(self.params, optim.max_grad_norm)
+        if self.config.optim.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.params, self.config.optim.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return loss, time.time() - started
+
+    def save(self, folder: Path, step: int, wall_seconds: float) -> None:
+        if world()[0] == 0:
+            save_checkpoint(folder, self.model, self.optimizer, self.scheduler, step, wall_seconds)
+
+    def load(self, folder: Path) -> tuple[int, float]:
+        return load_checkpoint(folder, self.model, self.optimizer, self.scheduler)
+
+    def export(self, config: TrainConfig, result: TrainResult) -> None:
+        if world()[0] == 0:
+            from .export import export_adapter
+
+            export_adapter(self.model, config, result)
 
 
 def last_logged_loss(folder: Path) -> float:
