@@ -1,11 +1,22 @@
-"""Training throughput and memory: our step (plain and GradCache) vs sentence-transformers'
-``CachedMultipleNegativesRankingLoss`` on the same model, LoRA, data and batch.
+"""Training throughput and memory: our step vs sentence-transformers on the same model, LoRA, tokens and batch.
 
-Each configuration runs in its own subprocess (so peak memory is its own): model load, one warm-up
-step, then ``--steps`` timed steps. Prints examples/s and the peak RSS growth over the loaded model
-during the steps (warm-up included). Pairs only (in-batch negatives), cosine with temperature 0.02 (= scale 50) for both.
+Three rows, each the same algorithm on both sides: batch 32 plain (``backward_plain`` vs
+``MultipleNegativesRankingLoss``), and batch 32 and 256 with GradCache in chunks of ``--chunk``
+(``backward_grad_cache`` vs ``CachedMultipleNegativesRankingLoss(mini_batch_size=--chunk)``).
+Pairs only (in-batch negatives), cosine with temperature 0.02 (= scale 50), fp32, LoRA r=16 alpha=32
+without dropout on all linear layers of SmolLM2-135M's first ``--layers`` layers, ``use_cache`` off.
+Both sides get their token batches from trainer's ``Collator`` inside the step (texts cut to
+``--max-length`` tokens, EOS last): sentence-transformers' own tokenizer would wrap every text of this
+Instruct model in its chat template (about 25 more tokens and no EOS last).
 
-    python bench/train.py [--layers 2] [--steps 2] [--max-length 64] [--chunk 32]
+Each configuration runs in its own subprocess: model load, one warm-up step, ``--steps`` timed steps,
+then one more step under a tensor tracker. ``MB`` is the most tensor memory alive at once during that
+step beyond what was alive before it (activations, gradients, temporaries; the CPU analogue of
+``torch.cuda.max_memory_allocated``), measured the same way for both. Process RSS is not used: glibc
+keeps freed blocks, so RSS growth depends on the order of allocations, not only their size.
+``loss`` is the warm-up step's loss of each side: same weights and tokens, so they must agree.
+
+    python bench/train.py [--layers 2] [--steps 2] [--max-length 64] [--chunk 32] [--threads 2]
 """
 
 from __future__ import annotations
@@ -15,39 +26,53 @@ import contextlib
 import json
 import subprocess
 import sys
-import threading
 import time
+import weakref
+from collections.abc import Callable
 
-import psutil
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
 DATA = "../shared/data/train/wikiqa/train.jsonl"
 TEMPERATURE = 0.02
 LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": "all-linear"}
+ROWS = ((32, "plain"), (32, "cache"), (256, "cache"))
+
+Step = Callable[[list[tuple[str, str]]], float]
 
 
-class PeakRSS:
-    """Samples this process's RSS every 5 ms; ``growth`` is the peak minus the level at start."""
+class TensorPeak(TorchDispatchMode):
+    """Peak bytes of tensor storage created inside the context and alive at the same time.
+
+    Outputs that share an input's storage (views, in-place updates of weights and optimizer state)
+    are not new memory and are not counted.
+    """
 
     def __enter__(self):
-        self.process, self.start, self.peak, self.running = psutil.Process(), 0, 0, True
-        self.start = self.peak = self.process.memory_info().rss
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-        self.thread.start()
-        return self
+        self.current = self.peak = 0
+        self.refs: dict[int, weakref.ref] = {}
+        return super().__enter__()
 
-    def _sample(self) -> None:
-        while self.running:
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.005)
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        inputs = {id(t.untyped_storage()) for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)}
+        for tensor in tree_flatten(out)[0]:
+            if not isinstance(tensor, torch.Tensor):
+                continue
+            storage = tensor.untyped_storage()
+            key = id(storage)
+            if key in inputs or key in self.refs:
+                continue
+            size = storage.nbytes()
+            self.refs[key] = weakref.ref(storage, lambda _, key=key, size=size: self._free(key, size))
+            self.current += size
+            self.peak = max(self.peak, self.current)
+        return out
 
-    def __exit__(self, *exc) -> None:
-        self.running = False
-        self.thread.join()
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.start) / 2**20
+    def _free(self, key: int, size: int) -> None:
+        self.refs.pop(key, None)
+        self.current -= size
 
 
 def pairs(count: int) -> list[tuple[str, str]]:
@@ -56,79 +81,101 @@ def pairs(count: int) -> list[tuple[str, str]]:
     return [(f"Instruct: {r['task']}\nQuery: {r['query']}", r["positive"]) for r in rows][:count]
 
 
-def ours(args, batch: int, chunk: int):
-    """A step of trainer/: returns a closure taking a list of pairs."""
+def collator(args):
+    """trainer's collator with a template that leaves texts as they are; and its tokenizer."""
+    from embedder.loading import default_model_dir, load_tokenizer
     from embedder.prompts import PromptTemplate
     from trainer.collate import Collator
-    from trainer.config import ModelConfig
     from trainer.data import Example
-    from trainer.model import build_model
+
+    tokenizer = load_tokenizer(str(default_model_dir()))
+    collate = Collator(tokenizer, PromptTemplate("raw", "{text}", "{text}"), args.max_length, args.max_length)
+    return lambda items: collate([Example(q, p, None, "", "bench") for q, p in items])
+
+
+def ours(args) -> tuple[Step, int]:
+    """A step of trainer/, and the number of trainable parameters."""
+    from trainer.config import ModelConfig
+    from trainer.model import build_model, trainable_parameters
     from trainer.step import backward_grad_cache, backward_plain
 
-    config = ModelConfig(num_layers=args.layers, lora_dropout=0.0, gradient_checkpointing=False,
-                         query_max_length=args.max_length, doc_max_length=args.max_length)
-    model, tokenizer = build_model(config)
-    collate = Collator(tokenizer, PromptTemplate("raw", "{text}", "{text}"), args.max_length, args.max_length)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    config = ModelConfig(num_layers=args.layers, lora_r=LORA["r"], lora_alpha=LORA["lora_alpha"],
+                         lora_dropout=LORA["lora_dropout"], lora_targets=LORA["target_modules"],
+                         gradient_checkpointing=False)
+    model, _ = build_model(config)
+    params = trainable_parameters(model)
+    optimizer = torch.optim.AdamW(params, lr=1e-4)
+    collate = collator(args)
 
-    def step(items):
-        batch_ = collate([Example(q, p, None, "", "bench") for q, p in items])
-        if chunk < batch:
-            backward_grad_cache(model, batch_, TEMPERATURE, chunk, contextlib.nullcontext)
+    def step(items) -> float:
+        batch = collate(items)
+        if args.mode == "cache":
+            loss = backward_grad_cache(model, batch, TEMPERATURE, args.chunk, contextlib.nullcontext)
         else:
-            backward_plain(model, batch_, TEMPERATURE, contextlib.nullcontext)
+            loss = backward_plain(model, batch, TEMPERATURE, contextlib.nullcontext)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-    return step
+        return loss
+    return step, sum(p.numel() for p in params)
 
 
-def sentence_transformers_step(args, batch: int, chunk: int):
-    """The same step with sentence-transformers: last-token pooling, LoRA, CachedMNRL."""
+def sentence_transformers_step(args) -> tuple[Step, int]:
+    """The same step with sentence-transformers: last-token pooling, LoRA, (Cached)MNRL."""
     from peft import LoraConfig, get_peft_model
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.losses import CachedMultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.losses import (
+        CachedMultipleNegativesRankingLoss,
+        MultipleNegativesRankingLoss,
+    )
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
 
     from embedder.loading import default_model_dir, truncate_layers
 
     body = Transformer(str(default_model_dir()), max_seq_length=args.max_length)
     truncate_layers(body.auto_model, args.layers)
-    tokenizer = body.tokenizer
-    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
-    body.auto_model = get_peft_model(body.auto_model, LoraConfig(**LORA))  # add_adapter needs peft >= 0.22
+    body.auto_model.config.use_cache = False
+    get_peft_model(body.auto_model, LoraConfig(**LORA))  # LoRA layers injected in place
     model = SentenceTransformer(modules=[body, Pooling(body.get_word_embedding_dimension(), "lasttoken")],
                                 device="cpu")
-    loss = CachedMultipleNegativesRankingLoss(model, scale=1 / TEMPERATURE, mini_batch_size=chunk)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    eos = tokenizer.eos_token
+    if args.mode == "cache":
+        loss_fn = CachedMultipleNegativesRankingLoss(model, scale=1 / TEMPERATURE, mini_batch_size=args.chunk)
+    else:
+        loss_fn = MultipleNegativesRankingLoss(model, scale=1 / TEMPERATURE)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-4)
+    collate = collator(args)
 
-    def step(items):
-        features = [model.tokenize([q + eos for q, _ in items]), model.tokenize([p + eos for _, p in items])]
-        loss(features, None).backward()
+    def step(items) -> float:
+        batch = collate(items)
+        loss = loss_fn([batch.queries, batch.documents], None)
+        loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-    return step
+        return float(loss.detach())
+    return step, sum(p.numel() for p in params)
 
 
 def worker(args) -> None:
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
-    build = ours if args.worker == "ours" else sentence_transformers_step
-    step = build(args, args.batch, args.chunk)
-    data = pairs(args.batch * (args.steps + 1))
-    with PeakRSS() as memory:  # the warm-up step included: allocators keep what it took
-        step(data[: args.batch])
-        started = time.perf_counter()
-        for i in range(1, args.steps + 1):
-            step(data[i * args.batch : (i + 1) * args.batch])
-        seconds = time.perf_counter() - started
-    print(json.dumps({"examples_per_s": args.batch * args.steps / seconds, "peak_mb": memory.growth_mb}))
+    step, trainable = (ours if args.worker == "ours" else sentence_transformers_step)(args)
+    data = pairs(args.batch * (args.steps + 2))
+    batches = [data[i * args.batch : (i + 1) * args.batch] for i in range(args.steps + 2)]
+    loss = step(batches[0])
+    started = time.perf_counter()
+    for batch in batches[1:-1]:
+        step(batch)
+    seconds = time.perf_counter() - started
+    with TensorPeak() as memory:
+        step(batches[-1])
+    print(json.dumps({"examples_per_s": args.batch * args.steps / seconds, "peak_mb": memory.peak / 2**20,
+                      "loss": loss, "trainable": trainable}))
 
 
-def run(args, name: str, batch: int, chunk: int) -> dict:
-    command = [sys.executable, __file__, "--worker", name, "--batch", str(batch), "--chunk", str(chunk),
-               "--layers", str(args.layers), "--steps", str(args.steps), "--max-length", str(args.max_length),
-               "--threads", str(args.threads)]
+def run(args, name: str, batch: int, mode: str) -> dict:
+    command = [sys.executable, __file__, "--worker", name, "--batch", str(batch), "--mode", mode,
+               "--chunk", str(args.chunk), "--layers", str(args.layers), "--steps", str(args.steps),
+               "--max-length", str(args.max_length), "--threads", str(args.threads)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"{name} failed:\n{done.stderr[-3000:]}")
@@ -144,17 +191,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--worker", choices=["ours", "st"], help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=["plain", "cache"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args)
     print(f"SmolLM2-135M first {args.layers} layers, LoRA r=16 all-linear, {args.max_length} tokens, "
-          f"{args.steps} timed steps, {args.threads} threads")
-    print(f"{'batch':>6} {'ours ex/s':>10} {'ours MB':>8} {'ST ex/s':>8} {'ST MB':>7} {'speed x':>8}")
-    for batch in (32, 256):
-        mine = run(args, "ours", batch, min(batch, args.chunk) if batch > args.chunk else batch)
-        theirs = run(args, "st", batch, min(batch, args.chunk))
-        print(f"{batch:>6} {mine['examples_per_s']:>10.1f} {mine['peak_mb']:>8.0f} {theirs['examples_per_s']:>8.1f} "
-              f"{theirs['peak_mb']:>7.0f} {mine['examples_per_s'] / theirs['examples_per_s']:>8.2f}")
+          f"{args.steps} timed steps, {args.threads} threads; MB = peak tensor memory of one step")
+    print(f"{'batch':>5} {'step':<17} {'ours ex/s':>9} {'ours MB':>7} {'ST ex/s':>7} {'ST MB':>6} "
+          f"{'speed x':>7} {'memory x':>8} {'loss ours / ST':>15}")
+    for batch, mode in ROWS:
+        mine, theirs = run(args, "ours", batch, mode), run(args, "st", batch, mode)
+        if mine["trainable"] != theirs["trainable"]:
+            raise RuntimeError(f"LoRA differs: {mine['trainable']} vs {theirs['trainable']} trainable parameters")
+        label = "plain" if mode == "plain" else f"GradCache {args.chunk}"
+        print(f"{batch:>5} {label:<17} {mine['examples_per_s']:>9.1f} {mine['peak_mb']:>7.0f} "
+              f"{theirs['examples_per_s']:>7.1f} {theirs['peak_mb']:>6.0f} "
+              f"{mine['examples_per_s'] / theirs['examples_per_s']:>7.2f} "
+              f"{mine['peak_mb'] / theirs['peak_mb']:>8.2f} {mine['loss']:>7.4f}/{theirs['loss']:.4f}")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def test_grad_cache_matches_plain_gradients(tiny_llm_dir):
     cached_loss = backward_grad_cache(model, batch, 0.05, 2, NO_AUTOCAST)
     hook.remove()
     cached = grads(model)
-    assert len(forwards) == 2 * (3 + 5) - 1  # 3 query and 5 document chunks; the last one encoded once
+    assert len(forwards) == 2 * (3 + 5) - 1  # 3 query and 5 document chunks; the smallest encoded once
     assert cached_loss == pytest.approx(plain_loss, rel=1e-5)
     assert set(cached) == set(plain)
     for name in plain:
