@@ -26,7 +26,7 @@ from rag.collection import open_or_create
 from rag.config import IndexConfig, Workspace
 from rag.search import search_vector
 from rag.store import ChunkRow, DocumentRow
-from rag.vectors import VectorIndex
+from rag.vectors import DEFAULT_K_FACTOR, VectorIndex
 
 CHUNKS_PER_DOC = 100
 BUILD_THREADS = faiss.omp_get_max_threads()
@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--data", choices=["clustered", "uniform"], default="clustered")
     parser.add_argument("--nprobe", type=int, default=32)
     parser.add_argument("--ef-search", type=int, default=128)
-    parser.add_argument("--k-factor", type=int, default=16, help="refine: PQ candidates re-ranked per result")
+    parser.add_argument("--k-factor", type=int, default=DEFAULT_K_FACTOR, help="refine: candidates re-ranked per result")
     parser.add_argument("--threads", type=int, default=1, help="FAISS threads while searching (builds use all)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)

@@ -20,7 +20,7 @@ from .errors import RagError
 
 DEFAULT_NPROBE = 32
 DEFAULT_EF_SEARCH = 128
-DEFAULT_K_FACTOR = 16
+DEFAULT_K_FACTOR = 64  # refine: at 1M clustered 576-d vectors, 16 gave recall@10 0.82, 32: 0.94, 64: 0.99
 
 
 class VectorIndex:
