@@ -144,7 +144,13 @@ def load_backbone(model_dir: str, *, dtype: torch.dtype = torch.float32, num_lay
     if adapter is not None:
         from peft import PeftModel
 
-        if not (Path(adapter).expanduser() / "adapter_config.json").is_file():
-            raise FileNotFoundError(f"adapter folder {adapter!r} has no adapter_config.json")
-        model = PeftModel.from_pretrained(model, str(Path(adapter).expanduser())).merge_and_unload()
+        model = PeftModel.from_pretrained(model, str(adapter_folder(adapter))).merge_and_unload()
     return model
+
+
+def adapter_folder(adapter: str, setting: str = "adapter") -> Path:
+    """A PEFT adapter folder, checked to hold ``adapter_config.json``; ``setting`` names it in the error."""
+    folder = Path(adapter).expanduser()
+    if not (folder / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"{setting} folder {adapter!r} has no adapter_config.json")
+    return folder

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from embedder.loading import load_backbone, load_tokenizer, resolve_model
+from embedder.loading import adapter_folder, load_backbone, load_tokenizer, resolve_model
 from embedder.pooling import last_token_pool
 
 from .config import ModelConfig
@@ -24,9 +22,7 @@ def build_model(config: ModelConfig, dtype: torch.dtype = torch.float32):
         backbone.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     backbone.config.use_cache = False
     if config.init_adapter:
-        folder = Path(config.init_adapter).expanduser()
-        if not (folder / "adapter_config.json").is_file():
-            raise FileNotFoundError(f"init_adapter folder {config.init_adapter!r} has no adapter_config.json")
+        folder = adapter_folder(config.init_adapter, setting="init_adapter")
         return PeftModel.from_pretrained(backbone, str(folder), is_trainable=True), tokenizer
     targets = config.lora_targets if isinstance(config.lora_targets, str) else list(config.lora_targets)
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
