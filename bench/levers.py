@@ -3,7 +3,8 @@
 Scores SmolLM2-135M zero-shot at several depths (first K of 30 layers) with each prompt template, and
 any trained adapters given, by nDCG@10 on the SciFact *train* queries that the default recipe holds out
 from training (never the test split: these figures choose the recipe). Encoding cost is measured in the
-same run: tokens/s of the encoder on the dev documents and queries, and its share of full depth.
+same run: the seconds the encoder takes over the dev documents and queries (model loading excluded).
+The held-out slice depends on the recipe's seed: an adapter trained with another seed has seen some of it.
 
     python bench/levers.py [--config trainer/configs/default-cpu.toml] [--layers 6,12,18,30]
                            [--templates paper,prompteol] [--adapter NAME=DIR ...]
