@@ -1,8 +1,9 @@
 """Encoding throughput of the default model: our encoder vs a plain transformers loop, and vs the machine.
 
 Prints texts/s, tokens/s and peak RSS at ~128 and ~512 tokens per text (mixed lengths around each
-target), for (a) ``LLMEncoder`` (length-sorted batches, backbone only) and (b) a plain loop over the
-same backbone (fixed order, fixed batch, padding to the longest), checks that the outputs agree, and
+target), for (a) ``LLMEncoder`` (length-sorted batches packed without padding, backbone only),
+(b) the same with ``packing=False`` (sorted batches padded to their longest), and (c) a plain loop
+over the same backbone (fixed order, fixed batch, padding to the longest), checks that the outputs agree, and
 measures the machine's fp32 matmul speed to state the limit: GFLOP/s / (2 x linear parameters).
 
     python bench/encode.py [--texts 64] [--batch-size 16] [--model base] [--compile]
@@ -81,12 +82,14 @@ def main() -> None:
     from embedder.registry import load_encoder
 
     encoder = load_encoder(args.model, batch_size=args.batch_size, max_length=1024)
+    padded = load_encoder(args.model, batch_size=args.batch_size, max_length=1024, packing=False)
     methods = {"plain loop": lambda texts: plain_loop(encoder, texts, args.batch_size),
+               "LLMEncoder padded": padded.encode_raw,
                "LLMEncoder": encoder.encode_raw}
     if args.compile:
         compiled = load_encoder(args.model, batch_size=args.batch_size, max_length=1024, compile=True)
         methods["LLMEncoder+compile"] = compiled.encode_raw
-    for variant in (encoder, *([compiled] if args.compile else [])):
+    for variant in (encoder, padded, *([compiled] if args.compile else [])):
         variant.show_progress = False
         variant.encode_raw(mixed_texts(encoder.tokenizer, 4, 64, seed=0))  # warm-up (and compile)
 

@@ -43,6 +43,8 @@ class EmbedderConfig:
     ``num_layers`` keeps only the first K transformer layers (a speed/quality lever).
     ``compile`` runs the model through ``torch.compile`` (fused norm/rotary/activation kernels and,
     on CPU, frozen prepacked weights with merged projections; a one-off compile of a minute or more).
+    ``packing`` lays each batch's texts end to end with no padding (see ``embedder.packing``); turn it
+    off only for a model whose attention does not take transformers' ``cu_seq_lens_q``.
     """
 
     model: str | None = None
@@ -55,6 +57,7 @@ class EmbedderConfig:
     threads: int | None = None
     num_layers: int | None = None
     compile: bool = False
+    packing: bool = True
 
     def __post_init__(self) -> None:
         if self.max_length < 2:

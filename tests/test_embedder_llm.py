@@ -133,3 +133,13 @@ def test_compiled_encoder_matches_eager(tiny, tiny_llm_dir):
     compiled = load_encoder(str(tiny_llm_dir), template="paper", batch_size=2, compile=True)
     for texts in (TEXTS, TEXTS[:1] + ["another length again, to change the shapes"]):  # dynamic shapes
         np.testing.assert_allclose(compiled.encode_documents(texts), tiny.encode_documents(texts), atol=1e-5)
+
+
+def test_packed_batches_equal_padded_batches(tiny, tiny_llm_dir):
+    """Packing only removes padding: each text's vector is the one a padded batch gives it."""
+    padded = load_encoder(str(tiny_llm_dir), template="paper", batch_size=3, packing=False)
+    packed = load_encoder(str(tiny_llm_dir), template="paper", batch_size=3)
+    texts = TEXTS + ["x", "yet another text of a middling sort of length"]
+    np.testing.assert_allclose(packed.encode_documents(texts), padded.encode_documents(texts), atol=1e-5)
+    np.testing.assert_allclose(packed.encode_queries(texts, "Find it"), padded.encode_queries(texts, "Find it"),
+                               atol=1e-5)

@@ -95,3 +95,22 @@ def test_request_batches_respect_count_and_token_limits():
     texts = ["x" * 30, "y" * 30, "z" * 30, "w"]
     assert request_batches(texts, max_inputs=2) == [texts[:2], texts[2:]]
     assert request_batches(texts, max_inputs=10, max_tokens=15) == [[texts[0]], [texts[1]], texts[2:]]
+
+
+def test_pack_batch_lays_texts_end_to_end_with_restarting_positions():
+    from embedder.packing import pack_batch
+
+    packed = pack_batch([[5, 6, 7], [8], [9, 10]])
+    assert packed["input_ids"].tolist() == [[5, 6, 7, 8, 9, 10]]
+    assert packed["position_ids"].tolist() == [[0, 1, 2, 0, 0, 1]]
+    assert packed["cu_seq_lens_q"].tolist() == [0, 3, 4, 6]
+    with pytest.raises(ValueError, match="non-empty"):
+        pack_batch([[1], []])
+
+
+def test_last_token_pool_packed_takes_each_span_end():
+    from embedder.packing import last_token_pool_packed
+
+    hidden = HIDDEN[:1]  # (1, 4 tokens, 3): spans [0, 1) and [1, 4)
+    pooled = last_token_pool_packed(hidden, torch.tensor([0, 1, 4]))
+    assert torch.equal(pooled, torch.stack([HIDDEN[0, 0], HIDDEN[0, 3]]))

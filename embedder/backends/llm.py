@@ -19,6 +19,7 @@ from ..loading import (
     pick_dtype,
     resolve_model,
 )
+from ..packing import PACKED_ATTENTION, last_token_pool_packed, pack_batch
 from ..pooling import last_token_pool
 from ..prompts import get_template
 from ..protocol import check_texts, l2_normalize
@@ -42,6 +43,8 @@ class LLMEncoder:
         self.model = load_backbone(model_dir, dtype=pick_dtype(config.dtype, self.device),
                                    num_layers=config.num_layers, adapter=config.adapter)
         self.model.to(self.device).eval()
+        if config.packing:
+            self.model.set_attn_implementation(PACKED_ATTENTION)
         self.forward_model = compile_for_inference(self.model, self.device) if config.compile else self.model
         self.dim = int(self.model.config.hidden_size)
         self.name = self._describe()
@@ -80,8 +83,8 @@ class LLMEncoder:
 
     @torch.inference_mode()
     def encode_raw(self, texts: list[str]) -> np.ndarray:
-        """Encode already-formatted texts (cut at ``max_length`` tokens, EOS kept): batches sorted by
-        length, results in input order."""
+        """Encode already-formatted texts (cut at ``max_length`` tokens, EOS kept): batches of
+        similar length, packed without padding (``config.packing``), results in input order."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids, self.last_truncated = tokenize_with_eos(self.tokenizer, texts, self.config.max_length)
@@ -89,16 +92,21 @@ class LLMEncoder:
         show = self.show_progress if self.show_progress is not None else len(texts) > 4 * self.config.batch_size
         with tqdm(total=len(texts), desc="encoding", unit="text", disable=not show) as bar:
             for batch in length_sorted_batches([len(r) for r in ids], self.config.batch_size):
-                inputs = pad_batch([ids[i] for i in batch], self.tokenizer.pad_token_id)
-                out[batch] = self.forward(inputs)
+                out[batch] = self.forward([ids[i] for i in batch])
                 bar.update(len(batch))
         return out
 
-    def forward(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
-        inputs = {k: v.to(self.device) for k, v in inputs.items()}
-        hidden = self.forward_model(**inputs).last_hidden_state
-        pooled = last_token_pool(hidden, inputs["attention_mask"]).float().cpu().numpy()
-        return l2_normalize(pooled)
+    def forward(self, rows: list[list[int]]) -> np.ndarray:
+        """Unit vectors for one batch of id lists: packed end to end, or padded to the longest."""
+        if self.config.packing:
+            inputs = {k: v.to(self.device) for k, v in pack_batch(rows).items()}
+            hidden = self.forward_model(**inputs).last_hidden_state
+            pooled = last_token_pool_packed(hidden, inputs["cu_seq_lens_q"])
+        else:
+            inputs = {k: v.to(self.device) for k, v in pad_batch(rows, self.tokenizer.pad_token_id).items()}
+            hidden = self.forward_model(**inputs).last_hidden_state
+            pooled = last_token_pool(hidden, inputs["attention_mask"])
+        return l2_normalize(pooled.float().cpu().numpy())
 
 
 def compile_for_inference(model: torch.nn.Module, device: torch.device):
