@@ -83,7 +83,7 @@ def main() -> None:
 
     encoder = load_encoder(args.model, batch_size=args.batch_size, max_length=1024)
     padded = load_encoder(args.model, batch_size=args.batch_size, max_length=1024, packing=False)
-    methods = {"plain loop": lambda texts: plain_loop(encoder, texts, args.batch_size),
+    methods = {"plain loop": lambda texts: plain_loop(padded, texts, args.batch_size),
                "LLMEncoder padded": padded.encode_raw,
                "LLMEncoder": encoder.encode_raw}
     if args.compile:

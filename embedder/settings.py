@@ -43,8 +43,9 @@ class EmbedderConfig:
     ``num_layers`` keeps only the first K transformer layers (a speed/quality lever).
     ``compile`` runs the model through ``torch.compile`` (fused norm/rotary/activation kernels and,
     on CPU, frozen prepacked weights with merged projections; a one-off compile of a minute or more).
-    ``packing`` lays each batch's texts end to end with no padding (see ``embedder.packing``); turn it
-    off only for a model whose attention does not take transformers' ``cu_seq_lens_q``.
+    ``packing`` lays each batch's texts end to end with no padding (see ``embedder.packing``), up to
+    ``batch_tokens`` tokens a batch; turn it off only for a model whose attention does not take
+    transformers' ``cu_seq_lens_q``. ``batch_size`` is the number of texts per padded batch.
     """
 
     model: str | None = None
@@ -58,10 +59,13 @@ class EmbedderConfig:
     num_layers: int | None = None
     compile: bool = False
     packing: bool = True
+    batch_tokens: int = 4096
 
     def __post_init__(self) -> None:
         if self.max_length < 2:
             raise ValueError(f"max_length must be at least 2 (text + EOS), got {self.max_length}")
+        if self.batch_tokens < 1:
+            raise ValueError(f"batch_tokens must be positive, got {self.batch_tokens}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {self.batch_size}")
         if self.device not in {"auto", "cpu", "cuda", "mps"} and not self.device.startswith("cuda:"):

@@ -13,7 +13,7 @@ TEXTS = ["a short one", "a considerably longer text that needs more tokens than 
 
 @pytest.fixture(scope="module")
 def tiny(tiny_llm_dir):
-    return load_encoder(str(tiny_llm_dir), template="paper", batch_size=2)
+    return load_encoder(str(tiny_llm_dir), template="paper", batch_size=2, batch_tokens=24)
 
 
 def test_eos_is_appended_and_really_last(tiny):
@@ -130,7 +130,7 @@ def test_adapter_round_trip_changes_outputs_as_the_unmerged_peft_model_does(tiny
 
 
 def test_compiled_encoder_matches_eager(tiny, tiny_llm_dir):
-    compiled = load_encoder(str(tiny_llm_dir), template="paper", batch_size=2, compile=True)
+    compiled = load_encoder(str(tiny_llm_dir), template="paper", batch_size=2, batch_tokens=24, compile=True)
     for texts in (TEXTS, TEXTS[:1] + ["another length again, to change the shapes"]):  # dynamic shapes
         np.testing.assert_allclose(compiled.encode_documents(texts), tiny.encode_documents(texts), atol=1e-5)
 
@@ -138,7 +138,7 @@ def test_compiled_encoder_matches_eager(tiny, tiny_llm_dir):
 def test_packed_batches_equal_padded_batches(tiny, tiny_llm_dir):
     """Packing only removes padding: each text's vector is the one a padded batch gives it."""
     padded = load_encoder(str(tiny_llm_dir), template="paper", batch_size=3, packing=False)
-    packed = load_encoder(str(tiny_llm_dir), template="paper", batch_size=3)
+    packed = load_encoder(str(tiny_llm_dir), template="paper", batch_tokens=30)
     texts = TEXTS + ["x", "yet another text of a middling sort of length"]
     np.testing.assert_allclose(packed.encode_documents(texts), padded.encode_documents(texts), atol=1e-5)
     np.testing.assert_allclose(packed.encode_queries(texts, "Find it"), padded.encode_queries(texts, "Find it"),

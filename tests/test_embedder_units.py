@@ -114,3 +114,10 @@ def test_last_token_pool_packed_takes_each_span_end():
     hidden = HIDDEN[:1]  # (1, 4 tokens, 3): spans [0, 1) and [1, 4)
     pooled = last_token_pool_packed(hidden, torch.tensor([0, 1, 4]))
     assert torch.equal(pooled, torch.stack([HIDDEN[0, 0], HIDDEN[0, 3]]))
+
+
+def test_token_budget_batches_fill_to_the_budget_longest_first():
+    from embedder.batching import token_budget_batches
+
+    batches = list(token_budget_batches([3, 9, 4, 2, 12], max_tokens=10))
+    assert batches == [[4], [1], [2, 0, 3]]  # 12 alone (over budget), 9 alone (9 + 4 > 10), 4 + 3 + 2

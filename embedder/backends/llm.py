@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..batching import fit_in_template, length_sorted_batches, pad_batch, tokenize_with_eos
+from ..batching import fit_in_template, length_sorted_batches, pad_batch, token_budget_batches, tokenize_with_eos
 from ..loading import (
     DEFAULT_MODEL_NAME,
     adapter_fingerprint,
@@ -91,10 +91,16 @@ class LLMEncoder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         show = self.show_progress if self.show_progress is not None else len(texts) > 4 * self.config.batch_size
         with tqdm(total=len(texts), desc="encoding", unit="text", disable=not show) as bar:
-            for batch in length_sorted_batches([len(r) for r in ids], self.config.batch_size):
+            for batch in self.batches([len(r) for r in ids]):
                 out[batch] = self.forward([ids[i] for i in batch])
                 bar.update(len(batch))
         return out
+
+    def batches(self, lengths: list[int]):
+        """Packed: up to ``batch_tokens`` tokens a batch; padded: ``batch_size`` texts of similar length."""
+        if self.config.packing:
+            return token_budget_batches(lengths, self.config.batch_tokens)
+        return length_sorted_batches(lengths, self.config.batch_size)
 
     def forward(self, rows: list[list[int]]) -> np.ndarray:
         """Unit vectors for one batch of id lists: packed end to end, or padded to the longest."""
