@@ -14,13 +14,14 @@ packed batch would attend across texts, so encode it with ``packing=False``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from transformers import AttentionInterface
-from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 PACKED_ATTENTION = "e5_packed"
 
@@ -55,7 +56,7 @@ def packed_causal_attention(query: torch.Tensor, key: torch.Tensor, value: torch
     values may have fewer heads: grouped-query attention)."""
     out = torch.empty_like(query)
     bounds = cu_seq_lens.tolist()
-    for start, end in zip(bounds[:-1], bounds[1:]):
+    for start, end in itertools.pairwise(bounds):
         span = slice(start, end)
         out[:, :, span] = F.scaled_dot_product_attention(
             query[:, :, span], key[:, :, span], value[:, :, span], is_causal=True, scale=scale,

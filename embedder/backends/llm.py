@@ -9,7 +9,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..batching import fit_in_template, length_sorted_batches, pad_batch, token_budget_batches, tokenize_with_eos
+from ..batching import (
+    fit_in_template,
+    length_sorted_batches,
+    pad_batch,
+    token_budget_batches,
+    tokenize_with_eos,
+)
 from ..loading import (
     DEFAULT_MODEL_NAME,
     adapter_fingerprint,
@@ -104,13 +110,13 @@ class LLMEncoder:
 
     def forward(self, rows: list[list[int]]) -> np.ndarray:
         """Unit vectors for one batch of id lists: packed end to end, or padded to the longest."""
-        if self.config.packing:
-            inputs = {k: v.to(self.device) for k, v in pack_batch(rows).items()}
-            hidden = self.forward_model(**inputs).last_hidden_state
+        packed = self.config.packing
+        batch = pack_batch(rows) if packed else pad_batch(rows, self.tokenizer.pad_token_id)
+        inputs = {k: v.to(self.device) for k, v in batch.items()}
+        hidden = self.forward_model(**inputs).last_hidden_state
+        if packed:
             pooled = last_token_pool_packed(hidden, inputs["cu_seq_lens_q"])
         else:
-            inputs = {k: v.to(self.device) for k, v in pad_batch(rows, self.tokenizer.pad_token_id).items()}
-            hidden = self.forward_model(**inputs).last_hidden_state
             pooled = last_token_pool(hidden, inputs["attention_mask"])
         return l2_normalize(pooled.float().cpu().numpy())
 
