@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import threading
 from collections.abc import Sequence
-from contextlib import closing
+from contextlib import suppress
 from datetime import datetime, timezone
 from functools import cache
 from typing import Any
@@ -121,34 +121,44 @@ def engine_for(url: str) -> Engine:
 
 
 class Reader:
-    """One autocommit connection to a database for the search hot path, shared by threads under a lock.
+    """One autocommit connection and cursor for the search hot path, shared by threads under a lock.
 
-    A query costs one DBAPI execute: no pool checkout and return, no SQLAlchemy execution context or row
-    objects. Statements are still SQLAlchemy's, compiled for the engine's dialect. Autocommit leaves no
-    transaction open between queries (PostgreSQL locks, SQLite WAL snapshots). A failed query closes the
-    connection; the next one reconnects (e.g. after a database restart).
+    A query costs one DBAPI execute on a cursor kept open: no pool checkout and return, no SQLAlchemy
+    execution context or row objects. Statements are still SQLAlchemy's, compiled for the engine's
+    dialect. Autocommit leaves no transaction open between queries (PostgreSQL locks, SQLite WAL
+    snapshots). A failed query closes the connection; the next one reconnects (e.g. after a database
+    restart).
     """
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self._lock = threading.Lock()
         self._connection: Connection | None = None
+        self._cursor = None
 
     def rows(self, statement: Compiled, values: Sequence[Any]) -> list[tuple]:
         """DBAPI rows of ``statement``; ``values`` of its bind parameters in the order they appear in it."""
         args = values if statement.positional else dict(zip(statement.binds, values))
         with self._lock:
-            if self._connection is None:
-                self._connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-                self._connection.detach()  # ours alone: closed, never handed back to the pool
+            cursor = self._cursor or self._connect()
             try:
-                with closing(self._connection.connection.dbapi_connection.cursor()) as cursor:
-                    cursor.execute(statement.string, args)
-                    return cursor.fetchall()
+                cursor.execute(statement.string, args)
+                return cursor.fetchall()
             except Exception:
-                self._connection.close()
-                self._connection = None
+                self._close()
                 raise
+
+    def _connect(self):
+        self._connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        self._connection.detach()  # ours alone: closed, never handed back to the pool
+        self._cursor = self._connection.connection.dbapi_connection.cursor()
+        return self._cursor
+
+    def _close(self) -> None:
+        with suppress(Exception):  # the connection may be dead already
+            self._cursor.close()
+        self._connection.close()
+        self._connection = self._cursor = None
 
 
 @cache
