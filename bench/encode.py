@@ -5,6 +5,9 @@ target), for (a) ``LLMEncoder`` (length-sorted batches packed without padding, b
 (b) the same with ``packing=False`` (sorted batches padded to their longest), and (c) a plain loop
 over the same backbone (fixed order, fixed batch, padding to the longest), checks that the outputs agree, and
 measures the machine's fp32 matmul speed to state the limit: GFLOP/s / (2 x linear parameters).
+The "kernels alone" row times just the model's matrix multiplies and its causal attention (the
+encoder's own batches, each kernel run in isolation, nothing else): no fp32 forward built from these
+kernels can beat it, so it bounds what share of the limit is reachable here.
 
     python bench/encode.py [--texts 64] [--batch-size 16] [--model base] [--compile]
 """
@@ -12,6 +15,7 @@ measures the machine's fp32 matmul speed to state the limit: GFLOP/s / (2 x line
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import resource
 import time
@@ -64,6 +68,37 @@ def plain_loop(encoder, texts: list[str], batch_size: int) -> np.ndarray:
     return torch.cat(out).numpy()
 
 
+@torch.inference_mode()
+def kernels_alone_seconds(encoder, texts: list[str], repeats: int = 2) -> float:
+    """Seconds the model's matrix multiplies and causal attention alone take on the encoder's batches of
+    ``texts`` (best of ``repeats`` per batch): element-wise work, copies and framework overhead excluded."""
+    from embedder.batching import tokenize_with_eos
+    from embedder.packing import packed_causal_attention
+
+    config = encoder.model.config
+    heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    linears = [m for m in encoder.model.modules() if isinstance(m, torch.nn.Linear)]
+    ids, _ = tokenize_with_eos(encoder.tokenizer, texts, encoder.config.max_length)
+    total = 0.0
+    for batch in encoder.batches([len(row) for row in ids]):
+        lengths = [len(ids[i]) for i in batch]
+        tokens = sum(lengths)
+        offsets = torch.tensor([0, *itertools.accumulate(lengths)])
+        query, key_value = torch.randn(1, heads, tokens, head_dim), torch.randn(1, kv_heads, tokens, head_dim)
+        inputs = {width: torch.randn(tokens, width) for width in {m.in_features for m in linears}}
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for linear in linears:
+                torch.nn.functional.linear(inputs[linear.in_features], linear.weight)
+            for _ in range(config.num_hidden_layers):
+                packed_causal_attention(query, key_value, key_value, offsets, head_dim ** -0.5)
+            best = min(best, time.perf_counter() - start)
+        total += best
+    return total
+
+
 def timed(fn, *args) -> tuple[np.ndarray, float]:
     start = time.perf_counter()
     result = fn(*args)
@@ -111,6 +146,9 @@ def main() -> None:
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"{target:>6} {method:<20} {len(texts) / seconds:>8.2f} {rate:>9.0f} {rate / limit:>8.0%} "
                   f"{plain_s / seconds:>7.2f}x {cosine:>9.6f} {rss:>7.0f}MB")
+        seconds = kernels_alone_seconds(encoder, texts)
+        print(f"{target:>6} {'kernels alone':<20} {len(texts) / seconds:>8.2f} {tokens / seconds:>9.0f} "
+              f"{tokens / seconds / limit:>8.0%} {plain_s / seconds:>7.2f}x")
 
 
 if __name__ == "__main__":

@@ -6,13 +6,17 @@ each index type it prints p50/p99 latency of one query at a time for (a) raw ``f
 (b) our ``search_vector`` (FAISS + the SQL fetch of hit metadata), their ratio (target <= 1.2),
 recall@10 against the exact index, build time and bytes per vector of the index file. The IVF-PQ
 row is repeated with ",RFlat": PQ candidates re-ranked with the exact vectors (``--k-factor``).
+A third call, (c) "bare SQL", is raw FAISS followed by the same SQL statement on a plain DBAPI cursor
+with no code of ours in between: the least that any FAISS + SQL search of these rows can cost.
 
     python bench/search.py [--sizes 100000 1000000] [--queries 200] [--data clustered|uniform]
+                           [--indexes flat hnsw ivfpq ivfpq-rflat]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 import time
 from pathlib import Path
@@ -24,8 +28,8 @@ from sqlalchemy import insert
 
 from rag.collection import open_or_create
 from rag.config import IndexConfig, Workspace
-from rag.search import search_vector
-from rag.store import ChunkRow, DocumentRow
+from rag.search import hits_statement, search_vector
+from rag.store import ChunkRow, DocumentRow, reader_for
 from rag.vectors import DEFAULT_K_FACTOR, VectorIndex
 
 CHUNKS_PER_DOC = 100
@@ -64,24 +68,40 @@ def fill_collection(workspace: Workspace, n: int, dim: int):
     return collection, np.asarray(ids, dtype=np.int64)
 
 
-def paired_latencies(raw, ours, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
-    """Milliseconds per query of both calls, back to back, so that machine load hits both alike; which goes
-    first alternates, so that the caches the first one warms for the second favour neither."""
-    times: dict = {raw: [], ours: []}
+def interleaved_latencies(calls: list, queries: np.ndarray) -> tuple[list[np.ndarray], list]:
+    """Milliseconds per query of each call, back to back, so that machine load hits all alike. The order
+    cycles through every permutation, so each call runs first as often as the others and follows each of
+    them as often: a call that ran just before on the same query leaves its FAISS lists or SQL pages in
+    cache for the next. Also returns the first call's results."""
+    times: list[list[float]] = [[] for _ in calls]
     found = []
+    orders = list(itertools.permutations(range(len(calls))))
     for n, query in enumerate(queries):
-        for call in (raw, ours) if n % 2 == 0 else (ours, raw):
+        for j in orders[n % len(orders)]:
             start = time.perf_counter()
-            result = call(query)
-            times[call].append(time.perf_counter() - start)
-            if call is raw:
+            result = calls[j](query)
+            times[j].append(time.perf_counter() - start)
+            if j == 0:
                 found.append(result)
-    return np.asarray(times[raw]) * 1e3, np.asarray(times[ours]) * 1e3, found
+    return [np.asarray(t) * 1e3 for t in times], found
 
 
-def factories_for(n: int) -> list[str]:
+def bare_sql_search(index, workspace: Workspace, k: int):
+    """Raw FAISS, then the hit rows' SQL statement on a plain DBAPI cursor, rows left as they come."""
+    engine = reader_for(workspace.url).engine
+    cursor = engine.raw_connection().cursor()
+    sql = hits_statement(engine.dialect, k).string
+
+    def call(query: np.ndarray):
+        cursor.execute(sql, index.search(query[None, :], k)[1][0].tolist())
+        return cursor.fetchall()
+    return call
+
+
+def factories_for(n: int, kinds: list[str]) -> list[str]:
     lists = 256 if n <= 200_000 else 1024  # few lists: k-means training stays minutes on 2 cores
-    return ["Flat", "HNSW32", f"IVF{lists},PQ48", f"IVF{lists},PQ48,RFlat"]
+    factories = {"flat": "Flat", "hnsw": "HNSW32", "ivfpq": f"IVF{lists},PQ48", "ivfpq-rflat": f"IVF{lists},PQ48,RFlat"}
+    return [factories[kind] for kind in kinds]
 
 
 def bench_size(n: int, args, rng: np.random.Generator) -> None:
@@ -94,17 +114,17 @@ def bench_size(n: int, args, rng: np.random.Generator) -> None:
         collection, ids = fill_collection(workspace, n, args.dim)
         print(f"\n{n:,} vectors, {args.dim}-d, {args.data} data; SQL rows written in {time.perf_counter() - start:.1f}s")
         print(f"{'index':<22}{'build s':>8}{'B/vector':>10}{'recall@10':>10}{'raw p50':>9}{'raw p99':>9}"
-              f"{'ours p50':>9}{'ours p99':>9}{'ratio p50':>10}")
+              f"{'ours p50':>9}{'ours p99':>9}{'ratio p50':>10}{'bare SQL p50':>13}{'bare ratio':>11}")
         truth = None
-        for factory in factories_for(n):
+        for factory in factories_for(n, args.indexes):
             row, found = bench_index(collection, ids, vectors, queries, factory, args, Path(tmp) / "index.faiss")
             truth = found if truth is None else truth
             recall = np.mean([len(set(t) & set(f)) / args.k for t, f in zip(truth, found)])
-            raw, ours = row["raw"], row["ours"]
+            raw, ours, bare = (np.percentile(row[key], 50) for key in ("raw", "ours", "bare"))
             print(f"{factory:<22}{row['build']:>8.1f}{row['bytes']:>10.0f}{recall:>10.3f}"
-                  f"{np.percentile(raw, 50):>9.2f}{np.percentile(raw, 99):>9.2f}"
-                  f"{np.percentile(ours, 50):>9.2f}{np.percentile(ours, 99):>9.2f}"
-                  f"{np.percentile(ours, 50) / np.percentile(raw, 50):>10.2f}")
+                  f"{raw:>9.2f}{np.percentile(row['raw'], 99):>9.2f}"
+                  f"{ours:>9.2f}{np.percentile(row['ours'], 99):>9.2f}{ours / raw:>10.2f}"
+                  f"{bare:>13.2f}{bare / raw:>11.2f}")
 
 
 def bench_index(collection, ids: np.ndarray, vectors: np.ndarray, queries: np.ndarray, factory: str, args,
@@ -118,17 +138,21 @@ def bench_index(collection, ids: np.ndarray, vectors: np.ndarray, queries: np.nd
     build = time.perf_counter() - start
     collection.vectors = index
     faiss.omp_set_num_threads(args.threads)
-    raw_ms, ours_ms, raw = paired_latencies(lambda q: index.index.search(q[None, :], args.k)[1][0],
-                                            lambda q: search_vector(collection, q, k=args.k), queries)
+    (raw_ms, ours_ms, bare_ms), raw = interleaved_latencies(
+        [lambda q: index.index.search(q[None, :], args.k)[1][0],
+         lambda q: search_vector(collection, q, k=args.k),
+         bare_sql_search(index.index, collection.workspace, args.k)], queries)
     faiss.omp_set_num_threads(BUILD_THREADS)
     index.save(path)  # to disk, not to a bytes copy in RAM
     size = path.stat().st_size / len(ids)
-    return {"build": build, "bytes": size, "raw": raw_ms, "ours": ours_ms}, np.stack(raw)
+    return {"build": build, "bytes": size, "raw": raw_ms, "ours": ours_ms, "bare": bare_ms}, np.stack(raw)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--indexes", nargs="+", choices=["flat", "hnsw", "ivfpq", "ivfpq-rflat"],
+                        default=["flat", "hnsw", "ivfpq", "ivfpq-rflat"], help="the first one is recall's reference")
     parser.add_argument("--dim", type=int, default=576)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("-k", type=int, default=10)

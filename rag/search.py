@@ -86,15 +86,16 @@ def fetch_hits(collection: Collection, found: list[tuple[int, float]]) -> list[H
         return []
     reader = reader_for(collection.workspace.url)
     statement = hits_statement(reader.engine.dialect, len(found))
-    rows = {row[0]: row for row in reader.rows(statement, [i for i, _ in found])}
-    return [Hit(score, *rows[i][1:], i) for i, score in found if i in rows]
+    rows = {row[-1]: row for row in reader.rows(statement, [i for i, _ in found])}
+    return [Hit._make((score, *rows[i])) for i, score in found if i in rows]
 
 
 @lru_cache(maxsize=64)
 def hits_statement(dialect: Dialect, n: int) -> Compiled:
-    """Hit columns (in ``Hit``'s order) of ``n`` chunk ids: a fixed IN list, compiled once per ``n``."""
-    return (select(ChunkRow.id, DocumentRow.path, DocumentRow.title, ChunkRow.text, ChunkRow.ordinal,
-                   ChunkRow.char_start, ChunkRow.char_end)
+    """Hit columns (in ``Hit``'s order, after the score) of ``n`` chunk ids: a fixed IN list, compiled
+    once per ``n``."""
+    return (select(DocumentRow.path, DocumentRow.title, ChunkRow.text, ChunkRow.ordinal, ChunkRow.char_start,
+                   ChunkRow.char_end, ChunkRow.id)
             .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
             .where(ChunkRow.id.in_([bindparam(f"id{j}") for j in range(n)]))
             .compile(dialect=dialect))
