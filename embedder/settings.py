@@ -41,8 +41,8 @@ class EmbedderConfig:
 
     ``model`` is an HF id or local folder (``None``: the packaged SmolLM2-135M-Instruct).
     ``num_layers`` keeps only the first K transformer layers (a speed/quality lever).
-    ``compile`` runs the model through ``torch.compile`` (fused norm/rotary/activation kernels and,
-    on CPU, frozen prepacked weights with merged projections; a one-off compile of a minute or more).
+    ``compile`` runs the model through ``torch.compile`` (fused norm/rotary/activation kernels; a
+    one-off compile of a minute or more).
     ``packing`` lays each batch's texts end to end with no padding (see ``embedder.packing``), up to
     ``batch_tokens`` tokens a batch; turn it off only for a model whose attention does not take
     transformers' ``cu_seq_lens_q``. ``batch_size`` is the number of texts per padded batch.
