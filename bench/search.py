@@ -35,6 +35,7 @@ from rag.store import ChunkRow, DocumentRow, reader_for
 from rag.vectors import DEFAULT_K_FACTOR, VectorIndex
 
 CHUNKS_PER_DOC = 100
+INDEX_KINDS = ("flat", "hnsw", "ivfpq", "ivfpq-rflat")
 BUILD_THREADS = faiss.omp_get_max_threads()
 
 
@@ -101,8 +102,9 @@ def bare_sql_search(index, workspace: Workspace, k: int):
 
 
 def factories_for(n: int, kinds: list[str]) -> list[str]:
+    """FAISS factory strings of the ``INDEX_KINDS`` named, sized for ``n`` vectors."""
     lists = 256 if n <= 200_000 else 1024  # few lists: k-means training stays minutes on 2 cores
-    factories = {"flat": "Flat", "hnsw": "HNSW32", "ivfpq": f"IVF{lists},PQ48", "ivfpq-rflat": f"IVF{lists},PQ48,RFlat"}
+    factories = dict(zip(INDEX_KINDS, ["Flat", "HNSW32", f"IVF{lists},PQ48", f"IVF{lists},PQ48,RFlat"], strict=True))
     return [factories[kind] for kind in kinds]
 
 
@@ -155,8 +157,8 @@ def bench_index(collection, ids: np.ndarray, vectors: np.ndarray, queries: np.nd
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--indexes", nargs="+", choices=["flat", "hnsw", "ivfpq", "ivfpq-rflat"],
-                        default=["flat", "hnsw", "ivfpq", "ivfpq-rflat"], help="the first one is recall's reference")
+    parser.add_argument("--indexes", nargs="+", choices=INDEX_KINDS, default=list(INDEX_KINDS),
+                        help="the first one is recall's reference")
     parser.add_argument("--dim", type=int, default=576)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("-k", type=int, default=10)
