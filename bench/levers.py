@@ -40,7 +40,7 @@ def main() -> None:
 
     config = load_config(args.config)
     source = next(s for s in config.data if s.kind == "beir" and s.holdout_queries)
-    data = holdout_dataset(source, config.seed, args.max_docs)
+    data = holdout_dataset(source, args.max_docs)
     rows = [(f"zero-shot, {template}", f"first {k}", {"template": template, "num_layers": k})
             for template in args.templates.split(",") for k in map(int, args.layers.split(","))]
     for spec in args.adapter:

@@ -16,11 +16,26 @@ from .data import Example
 
 
 @dataclass(frozen=True)
+class Teacher:
+    """A teacher's embeddings of a batch's queries and documents (same order) and the distillation settings."""
+
+    queries: torch.Tensor
+    documents: torch.Tensor
+    weight: float
+    temperature: float
+
+    def to(self, device: torch.device) -> Teacher:
+        return Teacher(self.queries.to(device), self.documents.to(device), self.weight, self.temperature)
+
+
+@dataclass(frozen=True)
 class Batch:
-    """Padded queries and documents (positives first, then the hard negatives that exist)."""
+    """Padded queries and documents (positives first, then the hard negatives that exist); with
+    ``teacher``, a teacher's embeddings of the same texts for distillation."""
 
     queries: dict[str, torch.Tensor]
     documents: dict[str, torch.Tensor]
+    teacher: Teacher | None = None
 
     @property
     def size(self) -> int:
@@ -28,7 +43,7 @@ class Batch:
 
     def to(self, device: torch.device) -> Batch:
         move = lambda d: {k: v.to(device) for k, v in d.items()}
-        return Batch(move(self.queries), move(self.documents))
+        return Batch(move(self.queries), move(self.documents), self.teacher.to(device) if self.teacher else None)
 
 
 class Collator:
@@ -42,7 +57,7 @@ class Collator:
 
     def __call__(self, examples: Sequence[Example]) -> Batch:
         query_wraps = [partial(self.template.format_query, ex.instruction) for ex in examples]
-        docs = [ex.positive for ex in examples] + [ex.negative for ex in examples if ex.negative]
+        docs = document_texts(examples)
         doc_wraps = [self.template.format_document] * len(docs)
         return Batch(self._pad([ex.query for ex in examples], query_wraps, self.query_max_length),
                      self._pad(docs, doc_wraps, self.doc_max_length))
@@ -52,6 +67,11 @@ class Collator:
         formatted, _ = fit_in_template(self.tokenizer, texts, wraps, max_length)
         ids, _ = tokenize_with_eos(self.tokenizer, formatted, max_length)
         return pad_batch(ids, self.tokenizer.pad_token_id)
+
+
+def document_texts(examples: Sequence[Example]) -> list[str]:
+    """A batch's documents in the order of its ``documents``: every positive, then the negatives that exist."""
+    return [ex.positive for ex in examples] + [ex.negative for ex in examples if ex.negative]
 
 
 def bucketed_batches(lengths: Sequence[int], batch_size: int, bucket_batches: int,

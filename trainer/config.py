@@ -21,6 +21,8 @@ class SourceConfig:
     (``{query, positive, negative?, instruction?|task?}`` lines, also ``e5 synth export``), or
     ``sts`` (STS-B TSV; pairs scoring at least ``min_score`` become positives).
     ``weight`` multiplies the source's size (0.5 keeps half, 2.0 repeats it twice).
+    ``holdout_queries`` of a BEIR source are kept out for dev, chosen by ``holdout_seed`` (not the
+    training seed, so a warm start with another seed never trains on the dev queries).
     ``task`` names the instruction (a known task or free text) when rows carry none.
     """
 
@@ -32,6 +34,7 @@ class SourceConfig:
     max_positives: int = 1
     min_score: float = 4.0
     holdout_queries: int = 0
+    holdout_seed: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in SOURCE_KINDS:
@@ -70,6 +73,9 @@ class ModelConfig:
     ``embedder.json`` (training on short texts is cheap; encoding may still use longer ones).
     ``init_adapter`` starts from an existing LoRA adapter folder (its rank and targets win over
     the ``lora_*`` settings) instead of a fresh one: a warm start that continues earlier training.
+    ``frozen_layers`` > 0 trains only the layers above the first ``frozen_layers`` (a fresh LoRA goes
+    only there; an ``init_adapter``'s lower LoRA weights stay fixed); their outputs can be cached
+    (``TrainConfig.prefix_cache``).
     """
 
     model: str | None = None
@@ -84,10 +90,13 @@ class ModelConfig:
     lora_targets: tuple[str, ...] | str = "all-linear"
     gradient_checkpointing: bool = True
     init_adapter: str | None = None
+    frozen_layers: int = 0
 
     def __post_init__(self) -> None:
         if min(self.query_max_length, self.doc_max_length, self.inference_max_length) < 2:
             raise ValueError("max lengths must be at least 2 (text + EOS)")
+        if self.frozen_layers < 0:
+            raise ValueError(f"frozen_layers must be non-negative, got {self.frozen_layers}")
         if self.lora_r < 1 or not 0 <= self.lora_dropout < 1:
             raise ValueError(f"need lora_r >= 1 and 0 <= lora_dropout < 1, got {self.lora_r}, {self.lora_dropout}")
 
@@ -120,11 +129,31 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
+class DistillConfig:
+    """Distillation towards a teacher's ranking (RocketQAv2 / TAS-B style): the loss adds
+    ``weight`` x KL(teacher || student) over each query's candidates (in-batch and hard negatives),
+    teacher scores being cosine / ``temperature``. ``teacher`` is an encoder spec (``minilm``).
+    ``drop_false_negatives`` removes a hard negative that the teacher scores above the positive.
+    """
+
+    teacher: str | None = None
+    weight: float = 1.0
+    temperature: float = 0.05
+    drop_false_negatives: bool = True
+
+    def __post_init__(self) -> None:
+        if self.weight < 0 or self.temperature <= 0:
+            raise ValueError(f"distill weight must be >= 0 and temperature > 0, got {self.weight}, {self.temperature}")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run needs; written beside its outputs.
 
     ``eval_every`` > 0 scores the checkpoint every that many steps on the held-out queries of BEIR
     sources with ``holdout_queries`` (nDCG@10, logged); it costs an encoding pass each time.
+    ``prefix_cache`` names a folder for the hidden states of the ``model.frozen_layers`` lower layers,
+    reused across steps, epochs and runs (at most ``prefix_cache_gb`` of fp16 on disk).
     ``deepspeed`` names a DeepSpeed JSON config (``configs/deepspeed-zero3.json``): model, optimiser and
     schedule then run in a DeepSpeed engine (ZeRO-3 partitions the backbone over the processes).
     """
@@ -134,6 +163,9 @@ class TrainConfig:
     leak: LeakConfig = LeakConfig()
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
+    distill: DistillConfig = DistillConfig()
+    prefix_cache: str | None = None
+    prefix_cache_gb: float = 20.0
     seed: int = 0
     log_every: int = 1
     save_every: int = 50
@@ -150,6 +182,10 @@ class TrainConfig:
             raise ValueError("save_every and log_every must be positive, eval_every non-negative")
         if self.deepspeed is not None and not self.deepspeed.endswith(".json"):
             raise ValueError(f"deepspeed must name a DeepSpeed JSON config file, got {self.deepspeed!r}")
+        if self.prefix_cache and not self.model.frozen_layers:
+            raise ValueError("prefix_cache needs model.frozen_layers > 0 (the layers whose outputs it caches)")
+        if self.deepspeed and (self.model.frozen_layers or self.distill.teacher):
+            raise ValueError("frozen_layers and distillation are not supported with deepspeed")
         if self.deepspeed and self.optim.chunk_size == 1:  # processes could then encode unequal chunk counts
             raise ValueError("with deepspeed, chunk_size must be 0 (off) or at least 2")
 
@@ -160,7 +196,7 @@ class TrainConfig:
 def from_dict(raw: dict) -> TrainConfig:
     """Build a config from nested plain data (as read from TOML or JSON), rejecting unknown keys."""
     raw = dict(raw)
-    sections = {"leak": LeakConfig, "model": ModelConfig, "optim": OptimConfig}
+    sections = {"leak": LeakConfig, "model": ModelConfig, "optim": OptimConfig, "distill": DistillConfig}
     for key, cls in sections.items():
         if key in raw:
             raw[key] = _build(cls, raw[key])

@@ -12,9 +12,10 @@ from .export import embedder_settings
 from .mixing import holdout_query_ids
 
 
-def holdout_dataset(source: SourceConfig, seed: int, max_docs: int) -> BeirDataset:
+def holdout_dataset(source: SourceConfig, max_docs: int) -> BeirDataset:
     """The held-out queries of a BEIR source, their judged documents and seeded random others."""
     data = load_beir(source.path, source.split)
+    seed = source.holdout_seed
     held = subset(data, max_docs=max_docs, seed=seed, query_ids=holdout_query_ids(data, source.holdout_queries, seed))
     return replace(held, subset=f"held-out {held.subset}")
 
@@ -33,6 +34,6 @@ def dev_evaluate(adapter: str | Path | None, config: TrainConfig, max_docs: int 
     scores = {}
     for source in config.data:
         if source.kind == "beir" and source.holdout_queries:
-            data = holdout_dataset(source, config.seed, max_docs)
+            data = holdout_dataset(source, max_docs)
             scores[f"{data.name} {data.subset}"] = evaluate_encoder(encoder, data, cache=False)["ndcg_at_10"]
     return scores

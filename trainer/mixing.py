@@ -15,15 +15,16 @@ from .data import DataError, Example, read_jsonl, read_sts, resolve_instruction,
 log = logging.getLogger(__name__)
 
 
-def beir_examples(source: SourceConfig, seed: int = 0) -> list[Example]:
+def beir_examples(source: SourceConfig) -> list[Example]:
     """(query, a judged positive, the best-ranked BM25 document that is not judged relevant).
 
-    The first ``holdout_queries`` of a seeded shuffle are left out (see :func:`holdout_query_ids`).
+    The first ``holdout_queries`` of a shuffle seeded by ``holdout_seed`` are left out
+    (see :func:`holdout_query_ids`).
     """
     data = load_beir(source.path, source.split)
     texts = dict(zip(data.corpus, data.document_texts()))
     instruction = resolve_instruction(source.task or data.name)
-    held_out = set(holdout_query_ids(data, source.holdout_queries, seed))
+    held_out = set(holdout_query_ids(data, source.holdout_queries, source.holdout_seed))
     qids = [q for q in sorted(data.qrels) if q not in held_out]
     negatives = bm25_negatives(data, qids)
     examples = []
@@ -62,10 +63,10 @@ def bm25_negatives(data: BeirDataset, qids: Sequence[str], depth: int = 30) -> d
     return out
 
 
-def source_examples(source: SourceConfig, seed: int = 0) -> list[Example]:
+def source_examples(source: SourceConfig) -> list[Example]:
     """All examples of one source, before weighting."""
     if source.kind == "beir":
-        return beir_examples(source, seed)
+        return beir_examples(source)
     if source.kind == "sts":
         return read_sts(source.path, source.min_score, source.task or "sts")
     return read_jsonl(source.path, source.task)
@@ -131,7 +132,7 @@ def build_dataset(sources: Sequence[SourceConfig], leak: LeakConfig, seed: int =
     rng = random.Random(seed)
     mixed, counts = [], {}
     for source in sources:
-        examples = source_examples(source, seed)
+        examples = source_examples(source)
         if not examples:
             raise DataError(f"data source {source.path} yielded no examples")
         weighted = apply_weight(examples, source.weight, rng)

@@ -8,11 +8,13 @@ from embedder.loading import adapter_folder, load_backbone, load_tokenizer, reso
 from embedder.pooling import last_token_pool
 
 from .config import ModelConfig
+from .prefix import freeze_lower_layers
 
 
 def build_model(config: ModelConfig, dtype: torch.dtype = torch.float32):
     """``(peft_model, tokenizer)``: a fresh LoRA on the backbone's linear layers (or the one in
-    ``config.init_adapter``, to continue training it), only it trainable."""
+    ``config.init_adapter``, to continue training it), only it trainable; with ``frozen_layers`` only
+    the LoRA above them."""
     from peft import LoraConfig, PeftModel, get_peft_model
 
     model_dir = resolve_model(config.model)
@@ -23,10 +25,13 @@ def build_model(config: ModelConfig, dtype: torch.dtype = torch.float32):
     backbone.config.use_cache = False
     if config.init_adapter:
         folder = adapter_folder(config.init_adapter, setting="init_adapter")
-        return PeftModel.from_pretrained(backbone, str(folder), is_trainable=True), tokenizer
+        model = PeftModel.from_pretrained(backbone, str(folder), is_trainable=True)
+        freeze_lower_layers(model, config.frozen_layers)
+        return model, tokenizer
     targets = config.lora_targets if isinstance(config.lora_targets, str) else list(config.lora_targets)
+    upper = list(range(config.frozen_layers, len(backbone.layers))) if config.frozen_layers else None
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=targets, bias="none")
+                      target_modules=targets, bias="none", layers_to_transform=upper)
     return get_peft_model(backbone, lora), tokenizer
 
 

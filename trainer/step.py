@@ -14,20 +14,27 @@ from collections.abc import Callable
 
 import torch
 
-from .collate import Batch
+from .collate import Batch, Teacher
 from .distributed import gather_with_grad, max_over_processes
-from .loss import info_nce
+from .loss import info_nce, info_nce_distilled
 from .model import encode
 
 Inputs = dict[str, torch.Tensor]
 Backward = Callable[[torch.Tensor], None]  # back-propagates a scalar (a DeepSpeed engine's own, or plain)
 
 
-def contrastive_loss(queries: torch.Tensor, documents: torch.Tensor, temperature: float) -> torch.Tensor:
-    """InfoNCE over the embeddings of all processes: positives of every process first, then negatives."""
+def contrastive_loss(queries: torch.Tensor, documents: torch.Tensor, temperature: float,
+                     teacher: Teacher | None = None) -> torch.Tensor:
+    """InfoNCE over the embeddings of all processes: positives of every process first, then negatives;
+    with ``teacher`` (its embeddings of the same texts), plus the distillation term."""
     n = queries.shape[0]
     all_docs = torch.cat([gather_with_grad(documents[:n]), gather_with_grad(documents[n:])])
-    return info_nce(gather_with_grad(queries), all_docs, temperature)
+    all_queries = gather_with_grad(queries)
+    if teacher is None:
+        return info_nce(all_queries, all_docs, temperature)
+    teacher_docs = torch.cat([gather_with_grad(teacher.documents[:n]), gather_with_grad(teacher.documents[n:])])
+    return info_nce_distilled(all_queries, all_docs, temperature, gather_with_grad(teacher.queries), teacher_docs,
+                              teacher.weight, teacher.temperature)
 
 
 def rng_state() -> tuple:
@@ -62,7 +69,8 @@ def backward_plain(model, batch: Batch, temperature: float,
                    backward: Backward = torch.Tensor.backward) -> float:
     """Encode everything with a graph, back-propagate the loss; returns the loss."""
     with autocast():
-        loss = contrastive_loss(encode(model, batch.queries), encode(model, batch.documents), temperature)
+        loss = contrastive_loss(encode(model, batch.queries), encode(model, batch.documents), temperature,
+                                batch.teacher)
     backward(loss)
     return float(loss.detach())
 
@@ -88,7 +96,7 @@ def backward_grad_cache(model, batch: Batch, temperature: float, chunk_size: int
             states[i] = rng_state()  # replayed below: same dropout masks
             with torch.set_grad_enabled(i == kept):
                 reps[i] = encode(model, parts[i]).float()
-    loss, grads = embedding_gradients(reps, len(query_parts), temperature)
+    loss, grads = embedding_gradients(reps, len(query_parts), temperature, batch.teacher)
     backward(torch.sum(reps[kept] * grads[kept]))
     del reps  # only the gradients are needed from here on
     rng_after = rng_state()
@@ -101,10 +109,11 @@ def backward_grad_cache(model, batch: Batch, temperature: float, chunk_size: int
     return loss
 
 
-def embedding_gradients(reps: list[torch.Tensor], n_query_chunks: int,
-                        temperature: float) -> tuple[float, list[torch.Tensor]]:
+def embedding_gradients(reps: list[torch.Tensor], n_query_chunks: int, temperature: float,
+                        teacher: Teacher | None = None) -> tuple[float, list[torch.Tensor]]:
     """The loss over chunk embeddings (query chunks first) and its gradient with respect to each chunk."""
     leaves = [rep.detach().requires_grad_() for rep in reps]
-    loss = contrastive_loss(torch.cat(leaves[:n_query_chunks]), torch.cat(leaves[n_query_chunks:]), temperature)
+    loss = contrastive_loss(torch.cat(leaves[:n_query_chunks]), torch.cat(leaves[n_query_chunks:]), temperature,
+                            teacher)
     loss.backward()
     return float(loss.detach()), [leaf.grad for leaf in leaves]

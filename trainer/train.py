@@ -23,7 +23,9 @@ from .data import Example
 from .distributed import init_from_env, sum_gradients, world
 from .mixing import build_dataset
 from .model import build_model, trainable_parameters
+from .prefix import HiddenStateCache, PrefixModel
 from .step import backward_grad_cache, backward_plain
+from .teacher import TeacherScorer
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,15 @@ class Run:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     steps: StepRunner
     device: torch.device
+    teacher: TeacherScorer | None = None
+
+    def make_batch(self, examples: list[Example]) -> Batch:
+        """Token batch of ``examples`` (false negatives dropped and teacher embeddings attached when distilling)."""
+        if self.teacher is None:
+            return self.collator(examples).to(self.device)
+        examples = self.teacher.drop_false_negatives(examples)
+        batch = self.collator(examples)
+        return Batch(batch.queries, batch.documents, self.teacher.batch_teacher(examples)).to(self.device)
 
 
 def setup(config: TrainConfig) -> Run:
@@ -114,10 +125,33 @@ def setup(config: TrainConfig) -> Run:
         model.to(device).train()
         params = trainable_parameters(model)
         optimizer, scheduler = make_optimizer(params, config)
-        steps = StepRunner(model, params, optimizer, scheduler, config, device)
+        steps = StepRunner(model, params, optimizer, scheduler, config, device, forward_model(model, config))
     collator = Collator(tokenizer, get_template(config.model.template), config.model.query_max_length,
                         config.model.doc_max_length)
-    return Run(examples, counts, model, collator, optimizer, scheduler, steps, device)
+    teacher = TeacherScorer(config.distill) if config.distill.teacher else None
+    return Run(examples, counts, model, collator, optimizer, scheduler, steps, device, teacher)
+
+
+def forward_model(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
+    """What the step encodes with: the model, or with ``frozen_layers`` its :class:`PrefixModel`
+    (lower layers' outputs from the prefix cache when one is configured)."""
+    frozen = config.model.frozen_layers
+    if not frozen:
+        return model
+    cache = None
+    if config.prefix_cache:
+        key = prefix_cache_key(config)
+        cache = HiddenStateCache(config.prefix_cache, key, max_bytes=int(config.prefix_cache_gb * 2**30))
+    return PrefixModel(model, frozen, cache)
+
+
+def prefix_cache_key(config: TrainConfig) -> str:
+    """What the cached lower states depend on besides the tokens: model, depth, warm-start weights."""
+    from embedder.loading import adapter_fingerprint, resolve_model
+
+    model = Path(resolve_model(config.model.model)).name
+    adapter = adapter_fingerprint(config.model.init_adapter) if config.model.init_adapter else "fresh"
+    return f"{model}-frozen{config.model.frozen_layers}-{adapter}"
 
 
 def run_steps(run: Run, config: TrainConfig, step: int, last: int, progress: bool,
@@ -127,17 +161,18 @@ def run_steps(run: Run, config: TrainConfig, step: int, last: int, progress: boo
     schedule = batch_schedule(run.examples, config)
     checkpoint = Path(config.output_dir) / "checkpoint"
     loss = last_logged_loss(Path(config.output_dir))
+    batch_examples = config.optim.batch_size * world()[1]
     with tqdm(total=config.optim.max_steps, initial=step, desc="training", disable=not progress) as bar, \
             LogWriter(Path(config.output_dir), config) as logger:
         while step < last:
-            batch = run.collator([run.examples[i] for i in schedule[step]]).to(run.device)
+            batch = run.make_batch([run.examples[i] for i in schedule[step]])
             loss, seconds = run.steps.run(step, batch)
             step += 1
             lr = run.scheduler.get_last_lr()[0]
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.1e}")
             if step % config.log_every == 0 or step == last:
-                logger.write(step=step, loss=loss, lr=lr, seconds=seconds,
+                logger.write(step=step, loss=loss, lr=lr, seconds=seconds, examples_seen=step * batch_examples,
                              examples_per_s=batch.size * world()[1] / seconds)
             evaluate = config.eval_every and step % config.eval_every == 0
             if (step % config.save_every == 0 and step < last) or evaluate:
@@ -162,8 +197,10 @@ class StepRunner:
     """One optimisation step (seeded dropout, plain or GradCache backward, gradient sum, clip, update),
     checkpoints and export; every process calls each method (``trainer.zero`` subclasses it)."""
 
-    def __init__(self, model, params, optimizer, scheduler, config: TrainConfig, device: torch.device):
+    def __init__(self, model, params, optimizer, scheduler, config: TrainConfig, device: torch.device,
+                 encoder: torch.nn.Module | None = None):
         self.model, self.params, self.optimizer, self.scheduler = model, params, optimizer, scheduler
+        self.encoder = model if encoder is None else encoder  # what the step runs: the model or its PrefixModel
         self.config = config
         self.autocast = autocast_for(device, config.mixed_precision)
 
@@ -173,10 +210,10 @@ class StepRunner:
         torch.manual_seed(self.config.seed * 1_000_003 + step)
         optim = self.config.optim
         if optim.chunk_size:
-            loss = backward_grad_cache(self.model, batch, optim.temperature, optim.chunk_size, self.autocast,
+            loss = backward_grad_cache(self.encoder, batch, optim.temperature, optim.chunk_size, self.autocast,
                                        self.backward)
         else:
-            loss = backward_plain(self.model, batch, optim.temperature, self.autocast, self.backward)
+            loss = backward_plain(self.encoder, batch, optim.temperature, self.autocast, self.backward)
         self.update()
         return loss, time.time() - started
 

@@ -1,0 +1,64 @@
+"""A teacher encoder for distillation: its embeddings of a batch's texts, cached by text, and the
+false-negative filter (a hard negative that the teacher scores above the positive is dropped)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from .collate import Teacher, document_texts
+from .config import DistillConfig
+from .data import Example
+
+
+class TeacherScorer:
+    """Embeds queries (with their instruction) and documents with an ``embedder`` encoder spec,
+    keeping every vector in memory so a text is encoded once per run."""
+
+    def __init__(self, config: DistillConfig, encoder=None):
+        from embedder.registry import load_encoder
+
+        self.config = config
+        self.encoder = encoder if encoder is not None else load_encoder(config.teacher)
+        if hasattr(self.encoder, "show_progress"):
+            self.encoder.show_progress = False
+        self.vectors: dict[tuple[str, str | None], np.ndarray] = {}
+
+    def _embed(self, texts: Sequence[str], instructions: Sequence[str | None]) -> np.ndarray:
+        keys = list(zip(texts, instructions))
+        todo = list(dict.fromkeys(k for k in keys if k not in self.vectors))
+        for instruction in dict.fromkeys(i for _, i in todo):
+            group = [t for t, i in todo if i == instruction]
+            vectors = (self.encoder.encode_documents(group) if instruction is None
+                       else self.encoder.encode_queries(group, instruction))
+            self.vectors.update(zip(((t, instruction) for t in group), vectors))
+        return np.stack([self.vectors[k] for k in keys])
+
+    def query_vectors(self, examples: Sequence[Example]) -> np.ndarray:
+        return self._embed([ex.query for ex in examples], [ex.instruction for ex in examples])
+
+    def document_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, [None] * len(texts))
+
+    def drop_false_negatives(self, examples: Sequence[Example]) -> list[Example]:
+        """The examples with every hard negative that the teacher scores above its positive removed."""
+        if not self.config.drop_false_negatives:
+            return list(examples)
+        queries = self.query_vectors(examples)
+        out = []
+        for ex, query in zip(examples, queries):
+            if ex.negative:
+                positive, negative = self.document_vectors([ex.positive, ex.negative])
+                if float(query @ negative) > float(query @ positive):
+                    ex = replace(ex, negative=None)
+            out.append(ex)
+        return out
+
+    def batch_teacher(self, examples: Sequence[Example]) -> Teacher:
+        """The teacher's embeddings of the batch ``Collator`` makes from ``examples`` (same order)."""
+        queries = torch.from_numpy(self.query_vectors(examples))
+        documents = torch.from_numpy(self.document_vectors(document_texts(examples)))
+        return Teacher(queries, documents, self.config.weight, self.config.temperature)
