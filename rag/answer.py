@@ -79,22 +79,26 @@ def complete(chat: ChatConfig, messages: list[dict[str, str]]) -> tuple[str | No
         response = client.chat.completions.create(model=chat.model, messages=messages, max_tokens=chat.max_tokens,
                                                   temperature=0.0)
         return reply_text(response), None
-    except (openai.OpenAIError, ValueError) as err:  # ValueError: an undecodable or malformed reply
+    except (openai.OpenAIError, MalformedReply, ValueError) as err:  # ValueError: a body that is not JSON
         where = chat.base_url or "api.openai.com"
         return None, f"the LLM endpoint at {where} failed ({type(err).__name__}: {err}); showing the passages only"
 
 
+class MalformedReply(Exception):
+    """A 200 reply of the endpoint that is not a chat completion."""
+
+
 def reply_text(response: object) -> str:
-    """The answer in a chat completion; ``ValueError`` naming what a malformed reply lacks."""
+    """The answer in a chat completion; ``MalformedReply`` naming what a malformed reply lacks."""
     if isinstance(response, (str, bytes)):
-        raise ValueError("the reply is text, not a JSON chat completion")
+        raise MalformedReply("the reply is text, not a JSON chat completion")
     choices = getattr(response, "choices", None)
     if not isinstance(choices, list) or not choices:
-        raise ValueError("the reply has no choices")
+        raise MalformedReply("the reply has no choices")
     message = getattr(choices[0], "message", None)
     if message is None:
-        raise ValueError("the reply's first choice has no message")
+        raise MalformedReply("the reply's first choice has no message")
     content = getattr(message, "content", None)
     if content is not None and not isinstance(content, str):
-        raise ValueError(f"the reply's message content is {type(content).__name__}, not text")
+        raise MalformedReply(f"the reply's message content is {type(content).__name__}, not text")
     return (content or "").strip()

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import delete, insert, select, update
 from tqdm.auto import tqdm
 
-from embedder.protocol import Encoder
+from embedder.protocol import Encoder, surrogate_at
 
 from .chunking import Chunk, spans_for
 from .collection import Collection, collection_lock, open_or_create
@@ -32,7 +32,7 @@ from .store import (
     to_blob,
     utcnow,
 )
-from .walk import FileEntry, Skipped, WalkResult, is_utf8, printable, walk_folder
+from .walk import FileEntry, Skipped, WalkResult, printable, walk_folder
 
 BATCH_CHUNKS = 64  # chunks per encoder call and per transaction
 PROBE_CHUNKS = 8  # first batch when the model's speed is unknown: measured, then the ETA is printed
@@ -90,7 +90,7 @@ def index_folder(root: Path | str, encoder: Encoder, *, collection: str | None =
 
 def check_root(root: Path | str) -> Path:
     path = Path(root).expanduser()
-    if not is_utf8(str(path)):
+    if surrogate_at(str(path)) is not None:
         raise RagError(f"the folder path {printable(str(path))} is not valid UTF-8; rename it to index it")
     if not path.exists():
         raise RagError(f"{path} does not exist")

@@ -16,6 +16,8 @@ from fnmatch import fnmatch
 from functools import cache
 from pathlib import Path
 
+from embedder.protocol import surrogate_at
+
 from .config import DEFAULT_EXCLUDES, ScanConfig
 from .errors import RagError
 from .readers import is_supported
@@ -133,7 +135,7 @@ def classify(root: Path, path: Path, config: ScanConfig) -> FileEntry | Skipped 
 
 def refused(path: Path, rel: str, device: int, config: ScanConfig) -> str | None:
     """Why a file or folder that exists may not be read, or ``None``."""
-    if not is_utf8(rel):
+    if surrogate_at(rel) is not None:  # undecodable bytes in the name
         return "the name is not valid UTF-8; rename it to index it"
     if config.allowed_roots and not inside(path, config.allowed_roots):
         return f"resolves to {printable(os.path.realpath(path))}, outside the allowed folders"
@@ -176,15 +178,6 @@ def file_kind(mode: int) -> str:
         if test(mode):
             return kind
     return "a special file"
-
-
-def is_utf8(text: str) -> bool:
-    """False for names holding undecodable bytes (Python keeps them as lone surrogates)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def printable(text: str) -> str:

@@ -53,6 +53,6 @@ def test_unreachable_endpoint_is_reported(collection):
 def test_answer_from_a_real_chat_endpoint(collection, serve_app, tiny_llm_dir, hash_encoder):
     app = create_app(hash_encoder, extra_routes=lambda api: add_chat_routes(api, str(tiny_llm_dir)))
     url = serve_app(app) + "/v1"
-    answer = ask(collection, "how do bees communicate", k=2, chat=ChatConfig(base_url=url, max_tokens=8))
+    answer = ask(collection, "how do bees communicate", k=2, chat=ChatConfig(base_url=url, model=tiny_llm_dir.name, max_tokens=8))
     assert answer.note is None and isinstance(answer.text, str)
     assert answer.hits[0].path == "bees.md"
