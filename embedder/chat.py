@@ -17,14 +17,14 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 from .loading import DEFAULT_MODEL_NAME, pick_device, resolve_model
-from .server import APIError
+from .server import APIError, Text, check_model
 
 DEFAULT_MAX_TOKENS = 512
 
 
 class ChatMessage(BaseModel):
     role: str
-    content: str
+    content: Text
 
 
 class ChatRequest(BaseModel):
@@ -46,6 +46,7 @@ class ChatModel:
     def __init__(self, spec: str | None):
         self.spec = spec
         self.name = DEFAULT_MODEL_NAME if spec is None else Path(spec).name or spec
+        self.names = {self.name, spec or "default"}  # what a request's ``model`` may say
         self._lock = threading.Lock()
         self._model = self._tokenizer = None
 
@@ -98,9 +99,11 @@ def json_mode(body: ChatRequest) -> bool:
 def add_chat_routes(app: FastAPI, chat_model: str | None) -> None:
     """Add ``POST /v1/chat/completions`` served by ``chat_model`` (None: the packaged SmolLM2)."""
     model = ChatModel(chat_model)
+    app.state.models.append(model.name)
 
     @app.post("/v1/chat/completions")
     def chat_completions(body: ChatRequest):
+        check_model(body.model, model.names)
         if body.stream:
             raise APIError(400, "streaming is not supported by this server", param="stream")
         if body.n != 1:

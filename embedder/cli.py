@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from .console import fail, open_encoder
+from .console import fail, open_encoder, run_or_fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
                   help="LLM-based text embeddings and retrieval (E5-mistral recipe).")
@@ -62,14 +62,19 @@ def serve(
     port: Annotated[int, typer.Option()] = 8000,
     chat_model: Annotated[str | None, typer.Option(help="causal LM for /v1/chat/completions "
                                                       "(default: the packaged SmolLM2; 'none' to disable)")] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="E5_API_KEY", show_default=False,
+                                                help="require 'Authorization: Bearer KEY' on every request")] = None,
+    insecure: Annotated[bool, typer.Option("--insecure", help="allow a non-loopback --host without an API key")] = False,
 ) -> None:
-    """Serve an encoder over an OpenAI-compatible HTTP API (/v1/embeddings, /v1/models)."""
+    """Serve an encoder over an OpenAI-compatible HTTP API (/v1/embeddings, /v1/models, /v1/chat/completions)."""
     import uvicorn
 
-    from .server import create_app
+    from .server import check_exposure, create_app
 
+    run_or_fail(check_exposure, host, api_key, insecure)
     encoder = open_encoder(model, adapter=adapter)
-    uvicorn.run(create_app(encoder, model_name=model, extra_routes=chat_routes(chat_model)), host=host, port=port)
+    api = create_app(encoder, model_name=model, extra_routes=chat_routes(chat_model), api_key=api_key)
+    uvicorn.run(api, host=host, port=port)
 
 
 def chat_routes(chat_model: str | None):

@@ -37,7 +37,19 @@ def check_texts(texts: object) -> list[str]:
             raise TypeError(f"text at index {i} is {type(text).__name__}, expected str")
         if not text.strip():
             raise ValueError(f"text at index {i} is empty")
+        if (position := surrogate_at(text)) is not None:
+            raise ValueError(f"text at index {i} is not valid Unicode: a lone surrogate at character {position} "
+                             "(bytes that are not UTF-8?)")
     return items
+
+
+def surrogate_at(text: str) -> int | None:
+    """Position of the first lone surrogate (what undecodable bytes become in Python), or ``None``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return err.start
+    return None
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:

@@ -69,7 +69,8 @@ def ask(collection: Collection, question: str, *, k: int = 5, chat: ChatConfig |
 
 
 def complete(chat: ChatConfig, messages: list[dict[str, str]]) -> tuple[str | None, str | None]:
-    """(answer, None) or (None, reason) when the endpoint fails: the passages are still worth showing."""
+    """(answer, None) or (None, reason) when the endpoint fails or answers with something that is not a chat
+    completion: the passages are still worth showing."""
     import openai
 
     client = openai.OpenAI(base_url=chat.base_url, api_key=chat.api_key or "not-needed", timeout=chat.timeout,
@@ -77,7 +78,27 @@ def complete(chat: ChatConfig, messages: list[dict[str, str]]) -> tuple[str | No
     try:
         response = client.chat.completions.create(model=chat.model, messages=messages, max_tokens=chat.max_tokens,
                                                   temperature=0.0)
-    except openai.OpenAIError as err:
+        return reply_text(response), None
+    except (openai.OpenAIError, MalformedReply, ValueError) as err:  # ValueError: a body that is not JSON
         where = chat.base_url or "api.openai.com"
         return None, f"the LLM endpoint at {where} failed ({type(err).__name__}: {err}); showing the passages only"
-    return (response.choices[0].message.content or "").strip(), None
+
+
+class MalformedReply(Exception):
+    """A 200 reply of the endpoint that is not a chat completion."""
+
+
+def reply_text(response: object) -> str:
+    """The answer in a chat completion; ``MalformedReply`` naming what a malformed reply lacks."""
+    if isinstance(response, (str, bytes)):
+        raise MalformedReply("the reply is text, not a JSON chat completion")
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise MalformedReply("the reply has no choices")
+    message = getattr(choices[0], "message", None)
+    if message is None:
+        raise MalformedReply("the reply's first choice has no message")
+    content = getattr(message, "content", None)
+    if content is not None and not isinstance(content, str):
+        raise MalformedReply(f"the reply's message content is {type(content).__name__}, not text")
+    return (content or "").strip()

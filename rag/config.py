@@ -44,16 +44,22 @@ class IndexConfig:
 
 @dataclass(frozen=True)
 class ScanConfig:
-    """Which files of a folder one indexing run considers (may differ from run to run)."""
+    """Which files of a folder one indexing run considers (may differ from run to run).
+
+    ``allowed_roots``, when given (the app), confines the walk: every file and folder it reads must
+    resolve inside one of them, symlinks included. Without them (the CLI) symlinks are followed anywhere.
+    """
 
     max_file_bytes: int = 5_000_000
     excludes: tuple[str, ...] = ()
     include_hidden: bool = False
+    allowed_roots: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_file_bytes < 1:
             raise ValueError(f"max_file_bytes must be positive, got {self.max_file_bytes}")
         object.__setattr__(self, "excludes", tuple(self.excludes))
+        object.__setattr__(self, "allowed_roots", tuple(Path(root).resolve() for root in self.allowed_roots))
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,18 @@ in line with SQL at the end of the run (and on every open), then written atomica
 
 from __future__ import annotations
 
-import fcntl
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select, update
 from tqdm.auto import tqdm
 
-from embedder.protocol import Encoder
+from embedder.protocol import Encoder, surrogate_at
 
 from .chunking import Chunk, spans_for
-from .collection import Collection, open_or_create
+from .collection import Collection, collection_lock, open_or_create
 from .config import IndexConfig, ScanConfig, Workspace
 from .errors import RagError
 from .plan import Plan, PreparedDoc, make_plan
@@ -34,7 +32,7 @@ from .store import (
     to_blob,
     utcnow,
 )
-from .walk import FileEntry, Skipped, WalkResult, walk_folder
+from .walk import FileEntry, Skipped, WalkResult, printable, walk_folder
 
 BATCH_CHUNKS = 64  # chunks per encoder call and per transaction
 PROBE_CHUNKS = 8  # first batch when the model's speed is unknown: measured, then the ETA is printed
@@ -56,18 +54,20 @@ class IndexReport:
     tokens_encoded: int = 0
     encode_seconds: float = 0.0
     seconds: float = 0.0
+    index_note: str | None = None  # e.g. searching exactly until the FAISS index can be trained
 
     @property
     def changed_anything(self) -> bool:
         return bool(self.added or self.changed or self.removed)
 
     def summary(self) -> str:
+        note = f"\n{self.index_note}" if self.index_note else ""
         if not self.changed_anything:
-            return f"{self.collection}: no changes ({self.unchanged} files unchanged)"
+            return f"{self.collection}: no changes ({self.unchanged} files unchanged){note}"
         rate = f", {self.tokens_encoded / self.encode_seconds:,.0f} tokens/s" if self.encode_seconds > 0 else ""
         return (f"{self.collection}: {len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
                 f"{self.unchanged} unchanged; {self.chunks_encoded} chunks encoded, {self.chunks_cached} from cache"
-                f"{rate}; {self.seconds:.1f}s")
+                f"{rate}; {self.seconds:.1f}s{note}")
 
 
 def index_folder(root: Path | str, encoder: Encoder, *, collection: str | None = None,
@@ -90,6 +90,8 @@ def index_folder(root: Path | str, encoder: Encoder, *, collection: str | None =
 
 def check_root(root: Path | str) -> Path:
     path = Path(root).expanduser()
+    if surrogate_at(str(path)) is not None:
+        raise RagError(f"the folder path {printable(str(path))} is not valid UTF-8; rename it to index it")
     if not path.exists():
         raise RagError(f"{path} does not exist")
     if not path.is_dir():
@@ -103,7 +105,9 @@ def index_files(coll: Collection, root: Path, walk: WalkResult, *, batch_chunks:
     """Bring the collection in line with the files of ``walk`` (found below ``root``)."""
     echo = echo or (lambda _message: None)
     started = time.perf_counter()
-    with locked(coll):
+    with collection_lock(coll.name, coll.workspace):
+        if not coll.exists():
+            raise RagError(f"collection {coll.name!r} was removed by another process; index again to create it")
         plan = make_plan(coll, walk, spans_for(coll.encoder), progress=progress)
         report = IndexReport(coll.name, removed=sorted(plan.removed), unchanged=plan.unchanged,
                              skipped=plan.skipped, notes=plan.notes)
@@ -116,21 +120,9 @@ def index_files(coll: Collection, root: Path, walk: WalkResult, *, batch_chunks:
             session.execute(update(CollectionRow).where(CollectionRow.id == coll.id)
                             .values(root=str(root), updated=utcnow()))
         coll.reconcile()
+    report.index_note = coll.vectors.untrained_note()
     report.seconds = time.perf_counter() - started
     return report
-
-
-@contextmanager
-def locked(coll: Collection) -> Iterator[None]:
-    """One indexing run per collection at a time (the lock is released by the OS if we are killed)."""
-    path = coll.workspace.lock_path(coll.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RagError(f"collection {coll.name!r} is being indexed by another process; try again later") from None
-        yield
 
 
 def apply_removals_and_touches(coll: Collection, plan: Plan) -> None:

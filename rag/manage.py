@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from .collection import open_collection
-from .config import Workspace
+from .collection import Collection, collection_lock, open_collection
+from .config import Workspace, check_collection_name
 from .errors import CollectionNotFound, RagError
 from .store import ChunkRow, CollectionRow, DocumentRow, EmbeddingRow, engine_for
 
@@ -49,6 +49,10 @@ def list_collections(workspace: Workspace | None = None) -> list[CollectionInfo]
 def stored_spec(name: str, workspace: Workspace | None = None) -> str | None:
     """The ``--model`` spec a collection was built with, when it was recorded."""
     workspace = workspace or Workspace.default()
+    try:
+        check_collection_name(name)  # also keeps names the database cannot encode out of the query
+    except ValueError as err:
+        raise CollectionNotFound(str(err)) from None
     with Session(engine_for(workspace.url)) as session:
         row = session.execute(select(CollectionRow.spec).where(CollectionRow.name == name)).first()
     if row is None:
@@ -61,8 +65,16 @@ def file_size(path: Path) -> int:
 
 
 def remove_collection(name: str, workspace: Workspace | None = None) -> int:
-    """Delete a collection, its FAISS file and cached vectors no other collection uses; returns its documents."""
+    """Delete a collection, its FAISS file and cached vectors no other collection uses; returns its documents.
+
+    Refused while another process indexes it (the collection lock)."""
     workspace = workspace or Workspace.default()
+    stored_spec(name, workspace)  # an unknown collection fails before a lock file is made for it
+    with collection_lock(name, workspace):
+        return delete_collection(name, workspace)
+
+
+def delete_collection(name: str, workspace: Workspace) -> int:
     with Session(engine_for(workspace.url)) as session, session.begin():
         row = session.scalar(select(CollectionRow).where(CollectionRow.name == name))
         if row is None:
@@ -79,13 +91,21 @@ def remove_collection(name: str, workspace: Workspace | None = None) -> int:
     # A crash before this line leaves only a stale file: chunk ids are never reused, so a new
     # collection of the same name drops its vectors when it reconciles.
     workspace.index_path(name).unlink(missing_ok=True)
-    workspace.lock_path(name).unlink(missing_ok=True)
+    workspace.lock_path(name).unlink(missing_ok=True)  # while locked: see collection_lock
     return int(count or 0)
 
 
 def remove_paths(name: str, path: str, workspace: Workspace | None = None) -> list[str]:
-    """Delete the documents at ``path`` (a relative path, folder, glob, or absolute path under the root)."""
+    """Delete the documents at ``path`` (a relative path, folder, glob, or absolute path under the root).
+
+    Refused while another process indexes the collection (the collection lock)."""
     collection = open_collection(name, workspace=workspace)
+    with collection_lock(name, collection.workspace):
+        return delete_paths(collection, path)
+
+
+def delete_paths(collection: Collection, path: str) -> list[str]:
+    name = collection.name
     pattern = relative_pattern(path, collection.workspace, name)
     with collection.session() as session, session.begin():
         docs = session.execute(select(DocumentRow.id, DocumentRow.path)

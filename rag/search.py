@@ -18,6 +18,7 @@ from .errors import RagError
 from .store import ChunkRow, DocumentRow, reader_for
 
 SNIPPET_CHARS = 300
+MAX_K = 10_000  # passages per search; FAISS allocates k results per query up front
 
 
 class Hit(NamedTuple):
@@ -63,21 +64,31 @@ def search(collection: Collection, query: str, *, k: int = 10, instruction: str 
         raise RagError(f"collection {collection.name!r} was opened without an encoder; cannot encode queries")
     if not query.strip():
         raise ValueError("the query is empty")
+    check_k(k)  # before the query is encoded
     vector = collection.encoder.encode_queries([query], resolve_instruction(instruction, task))
     return search_vector(collection, vector[0], k=k, path_glob=path_glob)
 
 
 def search_vector(collection: Collection, vector: np.ndarray, *, k: int = 10,
                   path_glob: str | None = None) -> list[Hit]:
-    """Top-``k`` hits for an already encoded query; ``path_glob`` keeps documents whose path matches."""
-    if k < 1:
-        raise ValueError(f"k must be positive, got {k}")
+    """Top-``k`` hits for an already encoded query; ``path_glob`` keeps documents whose path matches.
+
+    ``k`` is at most ``MAX_K`` and is cut to the number of vectors in the collection."""
+    k = min(check_k(k), len(collection.vectors))
+    if not k:
+        return []
     allowed = chunk_ids_matching(collection, path_glob) if path_glob else None
     if allowed is not None and not len(allowed):
         return []
     scores, ids = collection.vectors.search(vector[None, :], k, allowed)
     found = [(i, s) for i, s in zip(ids[0].tolist(), scores[0].tolist()) if i >= 0]
     return fetch_hits(collection, found)
+
+
+def check_k(k: int) -> int:
+    if not 1 <= k <= MAX_K:
+        raise ValueError(f"k must be between 1 and {MAX_K:,}, got {k:,}")
+    return k
 
 
 def fetch_hits(collection: Collection, found: list[tuple[int, float]]) -> list[Hit]:

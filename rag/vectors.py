@@ -1,7 +1,8 @@
 """FAISS vectors of one collection: inner product over L2-normalised vectors, ids = SQL chunk ids.
 
 Any FAISS factory string works ("Flat" exact, "HNSW32", "IVF1024,Flat", "IVF1024,PQ48"); indexes
-that need training are trained on the first vectors added. A ",RFlat" suffix ("IVF1024,PQ48,RFlat")
+that need training are trained on the first vectors added. Until there are enough to train on (IVF1024
+needs 1,024), an exact Flat index stands in and every later add tries again. A ",RFlat" suffix ("IVF1024,PQ48,RFlat")
 re-ranks ``k_factor * k`` compressed candidates with the exact vectors. PQ codes skip FAISS's
 polysemous training (25x the training time, used only by polysemous search, which is never enabled
 here). Searches run on a GPU copy when faiss-gpu and a CUDA device are present. Files are written
@@ -28,9 +29,22 @@ class VectorIndex:
         self.dim = dim
         self.factory = factory
         self.index = index if index is not None else empty_index(dim, factory)
+        self.needs_training = not (self.index if index is None else empty_index(dim, factory)).is_trained
         self._device_index = None
-        self.nprobe = self.ef_search = self.k_factor = 0
-        self.tune(DEFAULT_NPROBE, DEFAULT_EF_SEARCH, DEFAULT_K_FACTOR)
+        self.nprobe, self.ef_search, self.k_factor = DEFAULT_NPROBE, DEFAULT_EF_SEARCH, DEFAULT_K_FACTOR
+        self.tune()
+
+    @property
+    def exact_stand_in(self) -> bool:
+        """Whether an exact Flat index holds the vectors because ``factory`` could not be trained yet."""
+        return self.needs_training and isinstance(faiss.downcast_index(self.index.index), faiss.IndexFlat)
+
+    def untrained_note(self) -> str | None:
+        """What a user should know while the exact stand-in is searched (else ``None``)."""
+        if not self.exact_stand_in:
+            return None
+        return (f"note: FAISS index {self.factory!r} cannot be trained on {len(self):,} vectors yet; searches are "
+                "exact (Flat) until the collection holds enough, then it is trained automatically")
 
     @property
     def refine(self) -> bool:
@@ -52,17 +66,16 @@ class VectorIndex:
 
     def tune(self, nprobe: int | None = None, ef_search: int | None = None, k_factor: int | None = None) -> None:
         """Search-time accuracy knobs: IVF lists probed, HNSW candidate list size, refine candidates per
-        result (indexes without the structure ignore a knob)."""
+        result (kept for later, and applied to the indexes that have the structure)."""
+        self.nprobe, self.ef_search = nprobe or self.nprobe, ef_search or self.ef_search
+        self.k_factor = k_factor or self.k_factor
         space = faiss.ParameterSpace()
-        if nprobe and self.ivf:
-            self.nprobe = nprobe
-            space.set_index_parameters(self.index, f"nprobe={nprobe}")
-        if ef_search and self.hnsw:
-            self.ef_search = ef_search
-            space.set_index_parameters(self.index, f"efSearch={ef_search}")
-        if k_factor and self.refine:
-            self.k_factor = k_factor
-            space.set_index_parameters(self.index, f"k_factor_rf={k_factor}")
+        if self.ivf:
+            space.set_index_parameters(self.index, f"nprobe={self.nprobe}")
+        if self.hnsw:
+            space.set_index_parameters(self.index, f"efSearch={self.ef_search}")
+        if self.refine:
+            space.set_index_parameters(self.index, f"k_factor_rf={self.k_factor}")
         self._device_index = None
 
     @classmethod
@@ -87,18 +100,20 @@ class VectorIndex:
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add vectors; an untrained index is trained on them (with those of the exact stand-in, if any)."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if self.exact_stand_in:
+            held = self.index.index.reconstruct_n(0, len(self)).reshape(-1, self.dim)
+            ids, vectors = np.concatenate([self.ids(), ids]), np.concatenate([held, vectors])
+            self.index = empty_index(self.dim, self.factory)
         if not self.index.is_trained:
-            self.train(vectors)
-        self.index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
-        self._device_index = None
-
-    def train(self, vectors: np.ndarray) -> None:
-        try:
-            self.index.train(vectors)
-        except RuntimeError as err:
-            raise RagError(f"cannot train FAISS index {self.factory!r} on {len(vectors)} vectors ({first_line(err)}); "
-                           "index more text or use a smaller index such as 'Flat' or 'HNSW32'") from None
+            try:
+                self.index.train(vectors)
+            except RuntimeError:  # too few vectors for this factory (e.g. fewer than its IVF lists)
+                self.index = empty_index(self.dim, "Flat")
+        self.index.add_with_ids(vectors, ids)
+        self.tune()
 
     def remove(self, ids: np.ndarray) -> None:
         if not self.supports_remove:
@@ -113,7 +128,7 @@ class VectorIndex:
     def reset(self) -> None:
         """Drop all vectors and any training (a rebuild starts from scratch)."""
         self.index = empty_index(self.dim, self.factory)
-        self.tune(self.nprobe, self.ef_search, self.k_factor)
+        self.tune()
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (scores, ids) per query; ids of missing results are -1. ``allowed`` restricts the ids."""

@@ -48,7 +48,7 @@ def tiny_chat(tiny_llm_dir, hash_encoder):
 
 
 def test_completion_shape_and_usage(tiny_chat, tiny_llm_dir):
-    response = tiny_chat.chat.completions.create(model="anything", messages=MESSAGES, max_tokens=6)
+    response = tiny_chat.chat.completions.create(model=tiny_llm_dir.name, messages=MESSAGES, max_tokens=6)
     choice = response.choices[0]
     tokenizer = AutoTokenizer.from_pretrained(tiny_llm_dir)
     prompt = tokenizer.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=True)
@@ -60,15 +60,15 @@ def test_completion_shape_and_usage(tiny_chat, tiny_llm_dir):
     assert choice.finish_reason == ("length" if response.usage.completion_tokens == 6 else "stop")
 
 
-def test_json_mode_primes_an_object(tiny_chat):
-    response = tiny_chat.chat.completions.create(model="m", messages=MESSAGES, max_tokens=4,
+def test_json_mode_primes_an_object(tiny_chat, tiny_llm_dir):
+    response = tiny_chat.chat.completions.create(model=tiny_llm_dir.name, messages=MESSAGES, max_tokens=4,
                                                  response_format={"type": "json_object"})
     assert response.choices[0].message.content.startswith("{")
 
 
-def test_greedy_and_seeded_sampling_are_reproducible(tiny_chat):
+def test_greedy_and_seeded_sampling_are_reproducible(tiny_chat, tiny_llm_dir):
     def ask(**kwargs) -> str:
-        return tiny_chat.chat.completions.create(model="m", messages=MESSAGES, max_tokens=8,
+        return tiny_chat.chat.completions.create(model=tiny_llm_dir.name, messages=MESSAGES, max_tokens=8,
                                                  **kwargs).choices[0].message.content
 
     assert ask(temperature=0) == ask(temperature=0)
@@ -81,9 +81,9 @@ def test_greedy_and_seeded_sampling_are_reproducible(tiny_chat):
     ({"n": 2}, "only n=1"),
     ({"top_p": 0}, "top_p"),
 ])
-def test_bad_requests_get_openai_errors(tiny_chat, kwargs, message):
+def test_bad_requests_get_openai_errors(tiny_chat, tiny_llm_dir, kwargs, message):
     with pytest.raises(openai.BadRequestError, match=message):
-        tiny_chat.chat.completions.create(model="m", messages=MESSAGES, **kwargs)
+        tiny_chat.chat.completions.create(model=tiny_llm_dir.name, messages=MESSAGES, **kwargs)
 
 
 def test_chat_can_be_disabled():

@@ -28,7 +28,7 @@ def test_instruction_field_selects_the_query_side(serve_app, tiny_llm_dir):
 
     tiny = load_encoder(str(tiny_llm_dir))
     url = serve_app(create_app(tiny))
-    remote = OpenAIEncoder("tiny", base_url=f"{url}/v1")
+    remote = OpenAIEncoder(tiny.name, base_url=f"{url}/v1")
     np.testing.assert_allclose(remote.encode_queries(["q"], "Find it"), tiny.encode_queries(["q"], "Find it"),
                                atol=1e-5)
     np.testing.assert_allclose(remote.encode_documents(["q"]), tiny.encode_documents(["q"]), atol=1e-5)

@@ -73,7 +73,7 @@ def test_cli_json_and_errors(tiny_folder):
 
 
 def test_openai_compatible_endpoint_as_a_model(serve_app, hash_encoder, tiny_folder, store):
-    base_url = serve_app(create_app(hash_encoder)) + "/v1"
+    base_url = serve_app(create_app(hash_encoder, model_name="hash")) + "/v1"
     remote = load_encoder("openai:hash", base_url=base_url)
     [result] = run_beir([tiny_folder], [remote], store=store)
     local = evaluate_encoder(hash_encoder, TINY, cache=False)
@@ -89,7 +89,7 @@ def test_estimated_cost_uses_openai_prices():
 
 
 def test_compare_table_and_chart_with_an_api_model(serve_app, hash_encoder, tiny_folder, store, tmp_path):
-    remote = load_encoder("openai:hash", base_url=serve_app(create_app(hash_encoder)) + "/v1")
+    remote = load_encoder("openai:hash", base_url=serve_app(create_app(hash_encoder, model_name="hash")) + "/v1")
     comparison = compare([tiny_folder], ["bm25", remote], chart=tmp_path / "bars.png", store=store)
     assert comparison.chart.read_bytes()[:4] == b"\x89PNG"
     console = Console(width=200, record=True)

@@ -4,6 +4,8 @@ a tiny random LLM); without an endpoint, or when it fails, the passages still co
 import socket
 
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from embedder.chat import add_chat_routes
 from embedder.server import create_app
@@ -53,6 +55,38 @@ def test_unreachable_endpoint_is_reported(collection):
 def test_answer_from_a_real_chat_endpoint(collection, serve_app, tiny_llm_dir, hash_encoder):
     app = create_app(hash_encoder, extra_routes=lambda api: add_chat_routes(api, str(tiny_llm_dir)))
     url = serve_app(app) + "/v1"
-    answer = ask(collection, "how do bees communicate", k=2, chat=ChatConfig(base_url=url, max_tokens=8))
+    answer = ask(collection, "how do bees communicate", k=2, chat=ChatConfig(base_url=url, model=tiny_llm_dir.name, max_tokens=8))
     assert answer.note is None and isinstance(answer.text, str)
     assert answer.hits[0].path == "bees.md"
+
+
+MALFORMED = {
+    "html": (HTMLResponse("<html><body>Gateway</body></html>"), "the reply is text, not a JSON chat completion"),
+    "no-choices": (JSONResponse({"id": "x", "object": "chat.completion"}), "the reply has no choices"),
+    "empty-choices": (JSONResponse({"id": "x", "choices": []}), "the reply has no choices"),
+    "json-list": (JSONResponse([1, 2, 3]), "the reply has no choices"),
+    "no-message": (JSONResponse({"choices": [{"index": 0}]}), "the reply's first choice has no message"),
+    "number-content": (JSONResponse({"choices": [{"message": {"content": 7}}]}), "content is int, not text"),
+    "broken-json": (Response(b'{"choices": [', media_type="application/json"), "JSONDecodeError"),
+}
+
+
+@pytest.fixture(scope="module")
+def malformed_endpoint():
+    """A chat endpoint answering 200 with a body that is not a chat completion, one kind per URL prefix."""
+    app = FastAPI()
+
+    @app.post("/{kind}/chat/completions")
+    def reply(kind: str):
+        return MALFORMED[kind][0]
+
+    return app
+
+
+@pytest.mark.parametrize("kind", list(MALFORMED))
+def test_malformed_replies_are_endpoint_failures_and_the_passages_still_come(collection, serve_app,
+                                                                              malformed_endpoint, kind):
+    url = f"{serve_app(malformed_endpoint)}/{kind}"
+    answer = ask(collection, "what causes tides", k=1, chat=ChatConfig(base_url=url, timeout=10))
+    assert answer.text is None and [hit.path for hit in answer.hits] == ["tides.md"]
+    assert answer.note.startswith(f"the LLM endpoint at {url} failed") and MALFORMED[kind][1] in answer.note

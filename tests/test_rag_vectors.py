@@ -97,11 +97,28 @@ def test_unusable_files_load_empty(tmp_path):
     assert len(VectorIndex.load(tmp_path / "missing.faiss", 8, "Flat")) == 0
 
 
-def test_hnsw_cannot_remove_and_ivf_needs_enough_training_data():
+def test_hnsw_cannot_remove_and_bad_factories_are_refused():
     with pytest.raises(RagError, match="cannot remove"):
         VectorIndex(8, "HNSW16").remove(np.array([1]))
-    tiny = VectorIndex(8, "IVF64,Flat")
-    with pytest.raises(RagError, match=r"cannot train FAISS index 'IVF64,Flat' on 10 vectors"):
-        tiny.add(np.arange(10), unit(np.random.default_rng(1).standard_normal((10, 8))))
     with pytest.raises(RagError, match="invalid FAISS factory"):
         VectorIndex(8, "NoSuchIndex")
+
+
+@pytest.mark.parametrize("factory", ["IVF64,Flat", "IVF16,PQ4"])
+def test_an_index_too_small_to_train_searches_exactly_until_it_can_be_trained(tmp_path, factory):
+    vectors = unit(np.random.default_rng(1).standard_normal((400, 8)))
+    index, exact = VectorIndex(8, factory), VectorIndex(8, "Flat")
+    index.add(np.arange(10), vectors[:10])
+    exact.add(np.arange(10), vectors[:10])
+    assert index.exact_stand_in and "cannot be trained on 10 vectors yet" in index.untrained_note()
+    np.testing.assert_array_equal(index.search(vectors[:5], 3)[1], exact.search(vectors[:5], 3)[1])
+    np.testing.assert_array_equal(index.search(vectors[:5], 3, np.arange(0, 10, 2))[1],
+                                  exact.search(vectors[:5], 3, np.arange(0, 10, 2))[1])
+
+    index.save(tmp_path / "small.faiss")
+    reloaded = VectorIndex.load(tmp_path / "small.faiss", 8, factory)
+    assert reloaded.exact_stand_in and len(reloaded) == 10
+    reloaded.add(np.arange(10, 400), vectors[10:])  # enough now: trained on all 400, the stand-in is gone
+    assert not reloaded.exact_stand_in and reloaded.ivf and reloaded.untrained_note() is None
+    assert sorted(reloaded.ids()) == list(range(400))
+    assert (reloaded.search(vectors[:20], 1)[1].ravel() == np.arange(20)).mean() >= 0.9

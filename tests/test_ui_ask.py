@@ -57,15 +57,16 @@ def test_without_an_llm_the_notice_is_clear_and_passages_are_still_shown():
     assert not [h for h in at.subheader if h.value == "Answer"]
 
 
-def test_the_answer_comes_from_the_endpoint_with_the_typed_key_never_stored(chat_server, monkeypatch, e5_home):
+def test_the_answer_comes_from_the_endpoint_with_the_typed_key_never_stored(chat_server, monkeypatch, e5_home,
+                                                                            tiny_llm_dir):
     url, seen = chat_server
     monkeypatch.setenv("E5_CHAT_BASE_URL", url)
-    monkeypatch.setenv("E5_CHAT_MODEL", "tiny")
+    monkeypatch.setenv("E5_CHAT_MODEL", tiny_llm_dir.name)  # the server refuses models it does not serve
     at = app_test("settings")
     at.text_input(key="chat_key").input(SECRET)
     at.button[0].click().run()
     at.switch_page("views/ask.py").run()
-    assert "Answers by `tiny`" in at.caption[0].value
+    assert f"Answers by `{tiny_llm_dir.name}`" in at.caption[0].value
     ask(at, "where do the vectors live?")
     assert not at.exception and not at.error and not at.warning
     assert [h.value for h in at.subheader] == ["Answer", "Passages"]

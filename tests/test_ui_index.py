@@ -78,3 +78,19 @@ def test_refresh_picks_up_changes_and_delete_removes_the_collection(folder):
     assert not at.exception and not at.error
     assert "Deleted collection 'ui-refresh' (3 documents)" in at.success[0].value
     assert "ui-refresh" not in collections()
+
+
+def test_symlinks_inside_an_allowed_folder_cannot_reach_files_outside_it(folder, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "secret.txt").write_text("Secret outside the allowed root.\n")
+    (outside / "etc").mkdir()
+    (outside / "etc" / "passwd.txt").write_text("Passwords outside the allowed root.\n")
+    (folder / "etc").symlink_to(outside / "etc")
+    (folder / "link.txt").symlink_to(outside / "secret.txt")
+    at = index(app_test("index"), str(folder), "ui-escape")
+    assert not at.exception and not at.error
+    assert "ui-escape: 2 added" in at.success[0].value
+    skipped = dict(zip(at.dataframe[0].value["file"], at.dataframe[0].value["reason"]))
+    assert skipped["etc"].endswith("outside the allowed folders")
+    assert skipped["link.txt"].endswith("outside the allowed folders")
+    assert collections()["ui-escape"].documents == 2

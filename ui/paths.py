@@ -1,4 +1,7 @@
-"""The Index page may read only inside configured root folders: no path escape, symlinks included."""
+"""The Index page may read only inside configured root folders: no path escape, symlinks included.
+
+This checks the folder typed; the walk checks every file and folder below it (``ScanConfig.allowed_roots``).
+"""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def index_form() -> None:
             index_config = IndexConfig(chunk_tokens=int(chunk_tokens),
                                        overlap=None if overlap_tokens is None else int(overlap_tokens),
                                        factory=faiss_factory.strip()) if new else None
-            scan = ScanConfig(max_file_bytes=int(max_mb * 1e6), include_hidden=hidden,
+            scan = ScanConfig(max_file_bytes=int(max_mb * 1e6), include_hidden=hidden, allowed_roots=roots,
                               excludes=tuple(g.strip() for g in excludes.split(",") if g.strip()))
             run_index(root, name, index_config, scan)
 
@@ -93,7 +93,8 @@ def manage_collections() -> None:
         with readable_errors("Refreshing"):
             if not infos[name].root:
                 raise ValueError(f"collection {name!r} has no recorded folder to refresh from")
-            run_index(resolve_allowed(infos[name].root, config().allowed_roots), name, None, ScanConfig())
+            roots = config().allowed_roots
+            run_index(resolve_allowed(infos[name].root, roots), name, None, ScanConfig(allowed_roots=roots))
     confirmed = delete.checkbox("I want to delete this collection", key="confirm_delete")
     if delete.button("Delete", disabled=not confirmed):
         with readable_errors("Deleting"):
