@@ -93,8 +93,8 @@ def search(collection: Collection, query: str, *, k: int = 10, instruction: str 
            task: str | None = None, path_glob: str | None = None, mode: str | None = None,
            fusion: FusionConfig | None = None) -> list[Hit]:
     """The ``k`` best chunks for ``query``: by vector similarity (the query encoded with the task
-    instruction), by the lexical index, or both fused (``fusion``, default RRF k=60 over 100 candidates
-    per side). ``mode`` defaults to hybrid where the collection has a lexical index, else dense."""
+    instruction), by the lexical index, or both fused (``fusion``; by default min-max normalised scores,
+    0.4 dense + 0.6 lexical, over 100 candidates per side). ``mode`` defaults to hybrid where the collection has a lexical index, else dense."""
     if not query.strip():
         raise ValueError("the query is empty")
     mode = check_mode(collection, mode)
