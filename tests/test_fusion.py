@@ -26,8 +26,8 @@ def test_rrf_k_changes_how_much_the_top_ranks_dominate():
     dense = [("top", 1.0), ("x", 0.9), ("both", 0.8)]
     lexical = [("y", 5.0), ("z", 4.0), ("both", 3.0)]
     # k=0: rank 1 on one side (1.0) beats rank 3 on both (2/3); a large k favours agreement.
-    assert fuse(dense, lexical, FusionConfig(rrf_k=0))[0].key == "top"
-    assert fuse(dense, lexical, FusionConfig(rrf_k=60))[0].key == "both"
+    assert fuse(dense, lexical, FusionConfig(method="rrf", rrf_k=0))[0].key == "top"
+    assert fuse(dense, lexical, FusionConfig(method="rrf", rrf_k=60))[0].key == "both"
 
 
 def test_tied_scores_share_a_rank_whatever_their_input_order():
@@ -70,7 +70,7 @@ def test_linear_with_equal_scores_on_a_side_and_an_empty_side():
 def test_only_the_candidates_of_each_side_take_part():
     dense = [(f"d{i}", 1.0 - i / 10) for i in range(5)]
     lexical = [(f"l{i}", 10.0 - i) for i in range(5)]
-    fused = fuse(dense, lexical, FusionConfig(candidates=2))
+    fused = fuse(dense, lexical, FusionConfig(method="rrf", candidates=2))
     assert {f.key for f in fused} == {"d0", "d1", "l0", "l1"}
 
 
