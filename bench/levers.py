@@ -1,60 +1,179 @@
-"""Training levers, measured on the dev split: quality against encoding cost.
+"""Training levers, measured on the dev suite: the record of what was tried, quality against cost.
 
-Scores SmolLM2-135M zero-shot at several depths (first K of 30 layers) with each prompt template, and
-any trained adapters given, by nDCG@10 on the SciFact *train* queries that the default recipe holds out
-from training (never the test split: these figures choose the recipe). Encoding cost is measured in the
-same run: the seconds the encoder takes over the dev documents and queries (model loading excluded).
-The held-out slice depends on the recipe's seed: an adapter trained with another seed has seen some of it.
+Every row is scored on five dev sets (never a test split: these figures choose the recipe):
+NFCorpus ``dev`` (seeded subset, 100 queries, at most 2,000 documents); the SciFact train queries the
+recipe holds out (its ``holdout_seed`` fixes the slice; 300 documents); STS-B ``dev`` (Spearman x100 of
+the cosine of the two sentences' document vectors); WikiQA and TrecQA ``dev`` (each file's distinct
+queries against every sentence in it). Retrieval figures are nDCG@10 x100. ``encode s`` is the wall
+time over the whole suite (model loading excluded); texts are cut to ``--max-length`` tokens (LLMs).
 
-    python bench/levers.py [--config trainer/configs/default-cpu.toml] [--layers 6,12,18,30]
-                           [--templates paper,prompteol] [--adapter NAME=DIR ...]
+Rows: the ``--models`` baselines (BM25, all-MiniLM-L6-v2), the zero-shot base at each depth and
+template with ``--zero-shot`` (slow), each ``--adapter NAME=DIR`` (``examples seen`` and ``train wall``
+from ``DIR/levers.json``: ``{"examples_seen": N, "train_wall_min": M}``), and the rows of each
+``--record FILE`` (JSON or TOML, ``[[levers]]`` with ``lever, model, scores = {nfcorpus, scifact, stsb,
+wikiqa, trecqa}, examples_seen, train_wall_min, encode_s, notes``), so measured and negative results
+stay in the table. ``--write-record FILE`` saves this run's rows in that format.
+
+    python bench/levers.py                                   # BM25 and MiniLM only
+    python bench/levers.py --models bm25,minilm,default --record docs/levers.toml
+    python bench/levers.py --models "" --adapter stage3=runs/default-cpu-distill/best --write-record stage3.json
+    python bench/levers.py --models "" --zero-shot --layers 6,12,18,30 --templates paper,prompteol
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from embedder.evaluation.beir import evaluate_encoder
+import tomllib
+
+from embedder.evaluation.beir import BeirDataset, evaluate_encoder, load_beir, subset
+from embedder.evaluation.devsets import StsPairs, pairs_retrieval_set, read_sts_pairs, sts_spearman
+from embedder.evaluation.runner import open_model
 from embedder.registry import adapter_config, load_encoder
 from trainer.config import load_config
 from trainer.dev import holdout_dataset
 
+SETS = {"nfcorpus": "NFCorpus dev", "scifact": "SciFact hold-out", "stsb": "STS-B dev", "wikiqa": "WikiQA dev",
+        "trecqa": "TrecQA dev"}
+BASELINES = {"bm25": "baseline (lexical)", "minilm": "baseline (all-MiniLM-L6-v2)"}
+DATA = Path("../shared/data")
+PARTIAL = "\\*"
 
-def score(encoder, data) -> tuple[float, float]:
-    """``(nDCG@10, seconds)`` of one encoder on the dev set (no cache: every text is encoded afresh)."""
+
+@dataclass(frozen=True)
+class LeverRow:
+    """One lever as measured: dev scores (x100) by ``SETS`` key, what training it took, what encoding costs."""
+
+    lever: str
+    model: str
+    scores: dict[str, float]
+    examples_seen: int | None = None
+    train_wall_min: float | None = None
+    encode_s: float | None = None
+    notes: str = ""
+
+    def mean(self) -> float | None:
+        return sum(self.scores.values()) / len(self.scores) if self.scores else None
+
+
+@dataclass(frozen=True)
+class DevSuite:
+    """The retrieval dev sets by ``SETS`` key, each with its query instruction (``None``: the dataset's), and STS-B."""
+
+    retrieval: dict[str, tuple[BeirDataset, str | None]]
+    sts: StsPairs
+
+    def describe(self) -> str:
+        sizes = [f"{SETS[key]} {len(data.queries)}q/{len(data.corpus)}d" for key, (data, _) in self.retrieval.items()]
+        return ", ".join(sizes) + f", STS-B dev {len(self.sts.scores)} pairs"
+
+
+def dev_suite(config_path: str, max_docs: int) -> DevSuite:
+    """The five dev sets; the SciFact hold-out is the one of the recipe at ``config_path``."""
+    config = load_config(config_path)
+    scifact = next(s for s in config.data if s.kind == "beir" and s.holdout_queries)
+    retrieval = {"nfcorpus": (subset(load_beir(DATA / "nfcorpus", "dev"), 100, 2000, seed=0), None),
+                 "scifact": (holdout_dataset(scifact, max_docs), None),
+                 **{key: pairs_retrieval_set(DATA / "train" / key / "dev.jsonl") for key in ("wikiqa", "trecqa")}}
+    return DevSuite(retrieval, read_sts_pairs(DATA / "stsbenchmark" / "sts-dev.csv"))
+
+
+def measure(model, suite: DevSuite) -> tuple[dict[str, float], float]:
+    """Scores of an encoder (or the BM25 retriever, which has no STS score) on the suite, and seconds taken."""
     started = time.perf_counter()
-    ndcg = evaluate_encoder(encoder, data, cache=False)["ndcg_at_10"]
-    return ndcg, time.perf_counter() - started
+    scores = {key: 100 * evaluate_encoder(model, data, instruction, cache=False)["ndcg_at_10"]
+              for key, (data, instruction) in suite.retrieval.items()}
+    if hasattr(model, "encode_documents"):
+        scores["stsb"] = sts_spearman(model, suite.sts)
+    return {key: scores[key] for key in SETS if key in scores}, time.perf_counter() - started
+
+
+def read_record(path: str) -> list[LeverRow]:
+    """Lever rows measured earlier (JSON or TOML ``levers`` list), with a clear error for unknown fields."""
+    text = Path(path).read_text(encoding="utf-8")
+    rows = (tomllib.loads(text) if path.endswith(".toml") else json.loads(text)).get("levers", [])
+    allowed = set(LeverRow.__dataclass_fields__)
+    for number, row in enumerate(rows, 1):
+        unknown = sorted(set(row) - allowed) + sorted(set(row.get("scores", {})) - set(SETS))
+        if unknown or "lever" not in row or "model" not in row:
+            raise ValueError(f"{path}: lever {number} needs 'lever' and 'model' and has unknown fields {unknown}")
+    return [LeverRow(**{**row, "scores": row.get("scores", {})}) for row in rows]
+
+
+def cell(value, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def table(rows: list[LeverRow]) -> str:
+    """The markdown table, the footnote on means over fewer than five sets, and each row's notes."""
+    lines = ["| lever | model | dev mean | " + " | ".join(SETS.values()) + " | examples seen | train wall | encode s |",
+             "|---|---|" + "---:|" * (len(SETS) + 4)]
+    for row in rows:
+        mean = cell(row.mean()) + (PARTIAL if 0 < len(row.scores) < len(SETS) else "")
+        wall = "–" if row.train_wall_min is None else f"{row.train_wall_min:,.0f} min"
+        lines.append(f"| {row.lever} | {row.model} | {mean} | " + " | ".join(cell(row.scores.get(k)) for k in SETS)
+                     + f" | {cell(row.examples_seen)} | {wall} | {cell(row.encode_s, 0)} |")
+    if any(0 < len(row.scores) < len(SETS) for row in rows):
+        lines.append(f"\n{PARTIAL} mean over the sets scored only: BM25 has no STS score, so its mean is over the "
+                     "four retrieval sets (not comparable one-to-one with five-set means).")
+    lines += [f"- **{row.lever}**: {row.notes}" for row in rows if row.notes]
+    return "\n".join(lines)
+
+
+def quiet(encoder):
+    if hasattr(encoder, "show_progress"):
+        encoder.show_progress = False
+    return encoder
+
+
+def candidates(args: argparse.Namespace) -> list[tuple[str, str, dict, Callable]]:
+    """``(lever, model label, training facts, loader)`` for every row to measure in this run."""
+    rows = [(BASELINES.get(spec, "as shipped"), spec, {}, lambda spec=spec: open_model(spec, args.max_length))
+            for spec in filter(None, args.models.split(","))]
+    if args.zero_shot:
+        rows += [(f"zero-shot, {template}", f"base, first {k}", {},
+                  lambda t=template, k=k: load_encoder("base", template=t, num_layers=k, max_length=args.max_length))
+                 for template in args.templates.split(",") for k in map(int, args.layers.split(","))]
+    for spec in args.adapter:
+        name, folder = spec.split("=", 1)
+        saved, facts = adapter_config(folder), Path(folder) / "levers.json"
+        facts = json.loads(facts.read_text(encoding="utf-8")) if facts.is_file() else {}
+        rows.append((name, f"base + adapter, first {saved.get('num_layers') or 30}",
+                     {k: facts.get(k) for k in ("examples_seen", "train_wall_min")},
+                     lambda saved=saved, folder=folder: load_encoder(
+                         "base", **{**saved, "adapter": folder, "max_length": args.max_length})))
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="trainer/configs/default-cpu.toml", help="recipe whose dev split to use")
+    parser.add_argument("--config", default="trainer/configs/default-cpu-distill.toml",
+                        help="recipe whose SciFact hold-out to use")
+    parser.add_argument("--models", default="bm25,minilm", help="comma-separated specs to score as they are")
+    parser.add_argument("--zero-shot", action="store_true", help="also score the untrained base (slow)")
     parser.add_argument("--layers", default="6,12,18,30")
     parser.add_argument("--templates", default="paper,prompteol")
     parser.add_argument("--adapter", action="append", default=[], metavar="NAME=DIR", help="a trained adapter")
-    parser.add_argument("--max-docs", type=int, default=300)
+    parser.add_argument("--record", action="append", default=[], metavar="FILE", help="lever rows measured before")
+    parser.add_argument("--write-record", metavar="FILE", help="save this run's rows as a record (JSON)")
+    parser.add_argument("--max-docs", type=int, default=300, help="documents in the SciFact hold-out set")
     parser.add_argument("--max-length", type=int, default=128)
     args = parser.parse_args()
 
-    config = load_config(args.config)
-    source = next(s for s in config.data if s.kind == "beir" and s.holdout_queries)
-    data = holdout_dataset(source, args.max_docs)
-    rows = [(f"zero-shot, {template}", f"first {k}", {"template": template, "num_layers": k})
-            for template in args.templates.split(",") for k in map(int, args.layers.split(","))]
-    for spec in args.adapter:
-        name, folder = spec.split("=", 1)
-        saved = adapter_config(folder)
-        rows.append((name, f"first {saved.get('num_layers') or 30}", {**saved, "adapter": folder}))
-    print(f"dev: {data.name} {data.subset} ({len(data.queries)} queries, {len(data.corpus)} documents), "
-          f"texts cut to {args.max_length} tokens\n")
-    print("| model | layers | dev nDCG@10 | encode s |\n|---|---|---:|---:|")
-    for label, layers, settings in rows:
-        encoder = load_encoder("base", **{**settings, "max_length": args.max_length})
-        encoder.show_progress = False
-        ndcg, seconds = score(encoder, data)
-        print(f"| {label} | {layers} | {100 * ndcg:.1f} | {seconds:.0f} |", flush=True)
+    suite = dev_suite(args.config, args.max_docs)
+    print(f"dev suite: {suite.describe()}; texts cut to {args.max_length} tokens\n")
+    measured = []
+    for lever, label, facts, load in candidates(args):
+        scores, seconds = measure(quiet(load()), suite)
+        measured.append(LeverRow(lever, label, scores, encode_s=round(seconds, 1), **facts))
+    if args.write_record:
+        Path(args.write_record).write_text(json.dumps({"levers": [asdict(r) for r in measured]}, indent=2) + "\n")
+    print(table([row for path in args.record for row in read_record(path)] + measured))
 
 
 if __name__ == "__main__":

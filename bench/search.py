@@ -11,8 +11,14 @@ with no code of ours in between: the least that any FAISS + SQL search of these 
 Besides the ratio of the p50s, "paired" is the median over queries of each query's own ratio: on a
 shared machine whose speed drifts, it compares calls that ran within a millisecond of each other.
 
+With ``--hybrid`` it times instead ``rag.search`` in each mode on the first index named: dense, lexical
+(SQLite FTS5) and hybrid (both, RRF over 100 candidates per side), then dense again after the lexical
+index is dropped (the lexical side must not slow a dense query down). Chunk texts are 60 words drawn
+from a Zipf-distributed vocabulary of 30,000; a query is 5 words of the chunk its vector was drawn near;
+queries are "encoded" by a table lookup, so encoding costs nothing in any mode.
+
     python bench/search.py [--sizes 100000 1000000] [--queries 200] [--data clustered|uniform]
-                           [--indexes flat hnsw ivfpq ivfpq-rflat]
+                           [--indexes flat hnsw ivfpq ivfpq-rflat] [--hybrid]
 """
 
 from __future__ import annotations
@@ -30,11 +36,13 @@ from sqlalchemy import insert
 
 from rag.collection import open_or_create
 from rag.config import IndexConfig, Workspace
-from rag.search import hits_statement, search_vector
+from rag.lexical import drop_lexical
+from rag.search import hits_statement, search, search_vector
 from rag.store import ChunkRow, DocumentRow, reader_for
 from rag.vectors import DEFAULT_K_FACTOR, VectorIndex
 
 CHUNKS_PER_DOC = 100
+VOCABULARY, WORDS_PER_CHUNK, QUERY_WORDS = 30_000, 60, 5
 INDEX_KINDS = ("flat", "hnsw", "ivfpq", "ivfpq-rflat")
 BUILD_THREADS = faiss.omp_get_max_threads()
 
@@ -56,8 +64,15 @@ def random_vectors(n: int, dim: int, kind: str, rng: np.random.Generator) -> np.
     return out
 
 
-def fill_collection(workspace: Workspace, n: int, dim: int):
-    """A collection with ``n`` chunk rows (100 per document); returns it and the chunk ids in order."""
+def chunk_texts(n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` texts of ``WORDS_PER_CHUNK`` words, word frequencies following Zipf's law as in real text."""
+    ranks = np.minimum(rng.zipf(1.1, (n, WORDS_PER_CHUNK)), VOCABULARY)
+    return [" ".join(f"w{r}" for r in row) for row in ranks.tolist()]
+
+
+def fill_collection(workspace: Workspace, n: int, dim: int, texts: list[str] | None = None):
+    """A collection with ``n`` chunk rows (100 per document; ``texts`` or a filler); returns it and the
+    chunk ids in order."""
     encoder = SimpleNamespace(name=f"bench:random-{dim}", dim=dim)  # only name and dim are read
     collection = open_or_create(f"bench-{n}", encoder, IndexConfig(), workspace=workspace)
     with collection.session() as session, session.begin():
@@ -65,7 +80,7 @@ def fill_collection(workspace: Workspace, n: int, dim: int):
                  "content_hash": "x", "size": 1, "mtime_ns": 0} for d in range(n // CHUNKS_PER_DOC)]
         doc_ids = session.scalars(insert(DocumentRow).returning(DocumentRow.id, sort_by_parameter_order=True), docs).all()
         rows = [{"document_id": doc_ids[i // CHUNKS_PER_DOC], "collection_id": collection.id,
-                 "ordinal": i % CHUNKS_PER_DOC, "char_start": 0, "char_end": 90, "text": f"chunk {i} " * 10,
+                 "ordinal": i % CHUNKS_PER_DOC, "char_start": 0, "char_end": 90, "text": texts[i] if texts else f"chunk {i} " * 10,
                  "text_hash": f"{i:064x}"} for i in range(n)]
         ids = session.scalars(insert(ChunkRow).returning(ChunkRow.id, sort_by_parameter_order=True), rows).all()
     return collection, np.asarray(ids, dtype=np.int64)
@@ -115,6 +130,9 @@ def bench_size(n: int, args, rng: np.random.Generator) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Workspace(f"sqlite:///{Path(tmp) / 'rag.db'}", Path(tmp) / "indexes")
         start = time.perf_counter()
+        if args.hybrid:
+            bench_modes(workspace, n, vectors, queries, args, rng)
+            return
         collection, ids = fill_collection(workspace, n, args.dim)
         print(f"\n{n:,} vectors, {args.dim}-d, {args.data} data; SQL rows written in {time.perf_counter() - start:.1f}s")
         print(f"{'index':<22}{'build s':>8}{'B/vector':>10}{'recall@10':>10}{'raw p50':>9}{'raw p99':>9}"
@@ -154,6 +172,41 @@ def bench_index(collection, ids: np.ndarray, vectors: np.ndarray, queries: np.nd
     return {"build": build, "bytes": size, "raw": raw_ms, "ours": ours_ms, "bare": bare_ms}, np.stack(raw)
 
 
+class LookupEncoder:
+    """Query "encoding" by table lookup: every mode pays the same (nothing) for it."""
+
+    def __init__(self, dim: int, vectors: dict[str, np.ndarray]):
+        self.name, self.dim, self.vectors = f"bench:random-{dim}", dim, vectors
+
+    def encode_queries(self, texts: list[str], _instruction: str) -> np.ndarray:
+        return np.stack([self.vectors[text] for text in texts])
+
+
+def bench_modes(workspace: Workspace, n: int, vectors: np.ndarray, queries: np.ndarray, args,
+                rng: np.random.Generator) -> None:
+    """p50/p99 of ``rag.search`` per mode on one collection with chunk texts and a lexical index."""
+    start = time.perf_counter()
+    texts = chunk_texts(n, rng)
+    collection, ids = fill_collection(workspace, n, args.dim, texts)
+    print(f"\n{n:,} chunks with texts and an FTS5 index written in {time.perf_counter() - start:.1f}s")
+    collection.vectors = VectorIndex(args.dim, factories_for(n, args.indexes)[0])
+    collection.vectors.tune(nprobe=args.nprobe, ef_search=args.ef_search, k_factor=args.k_factor)
+    collection.vectors.add(ids, vectors)
+    near = np.argmax(queries @ vectors.T, axis=1)  # the chunk each query vector was drawn near
+    words = [" ".join(rng.choice(texts[i].split(), QUERY_WORDS, replace=False)) for i in near]
+    collection.encoder = LookupEncoder(args.dim, dict(zip(words, queries)))
+    faiss.omp_set_num_threads(args.threads)
+    modes = ("dense", "lexical", "hybrid")
+    times, _ = interleaved_latencies([lambda q, m=m: search(collection, q, k=args.k, mode=m) for m in modes], words)
+    with collection.engine.begin() as connection:
+        drop_lexical(connection, collection.id)
+    collection.lexical = False
+    (alone,), _ = interleaved_latencies([lambda q: search(collection, q, k=args.k, mode="dense")], words)
+    print(f"{'mode (' + collection.vectors.factory + ')':<36}{'p50 ms':>8}{'p99 ms':>8}")
+    for label, ms in [*zip(modes, times), ("dense, lexical index dropped", alone)]:
+        print(f"{label:<36}{np.percentile(ms, 50):>8.2f}{np.percentile(ms, 99):>8.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
@@ -167,6 +220,7 @@ def main() -> None:
     parser.add_argument("--ef-search", type=int, default=128)
     parser.add_argument("--k-factor", type=int, default=DEFAULT_K_FACTOR, help="refine: candidates re-ranked per result")
     parser.add_argument("--threads", type=int, default=1, help="FAISS threads while searching (builds use all)")
+    parser.add_argument("--hybrid", action="store_true", help="time search modes (dense/lexical/hybrid) instead")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     print(f"latencies in ms per single query (k={args.k}, nprobe={args.nprobe}, efSearch={args.ef_search}, "

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from embedder.fusion import FusionConfig
+
 from .collection import Collection
 from .search import Hit, search
 
@@ -56,10 +58,13 @@ def build_messages(question: str, hits: list[Hit]) -> list[dict[str, str]]:
 
 
 def ask(collection: Collection, question: str, *, k: int = 5, chat: ChatConfig | None = None,
-        instruction: str | None = None, task: str | None = None, path_glob: str | None = None) -> Answer:
-    """Retrieve ``k`` passages and ask the configured LLM to answer with numbered citations."""
+        instruction: str | None = None, task: str | None = None, path_glob: str | None = None,
+        mode: str | None = None, fusion: FusionConfig | None = None) -> Answer:
+    """Retrieve ``k`` passages (``search``, same modes) and ask the configured LLM to answer with numbered
+    citations."""
     chat = chat or ChatConfig.from_env()
-    hits = search(collection, question, k=k, instruction=instruction, task=task, path_glob=path_glob)
+    hits = search(collection, question, k=k, instruction=instruction, task=task, path_glob=path_glob, mode=mode,
+                  fusion=fusion)
     if not hits:
         return Answer(question, hits, note="no passages found in the collection, so no answer was requested")
     if not chat.configured:

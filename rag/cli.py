@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from embedder.console import fail, open_encoder, run_or_fail
+from embedder.fusion import FusionConfig
 
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="collection name")]
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="model spec (default: the collection's, "
@@ -22,6 +23,12 @@ InstructionOpt = Annotated[str | None, typer.Option(help="query instruction (ove
 TaskOpt = Annotated[str | None, typer.Option(help="take the query instruction of a known task (default web-search)")]
 PathGlobOpt = Annotated[str | None, typer.Option("--path", help="only documents whose relative path matches this glob")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+ModeOpt = Annotated[str | None, typer.Option(help="dense, lexical or hybrid (default: hybrid where the collection "
+                                             "has a lexical index, else dense)")]
+FusionOpt = Annotated[str, typer.Option(help="hybrid fusion: rrf (reciprocal rank) or linear (normalised scores)")]
+AlphaOpt = Annotated[float, typer.Option(help="linear fusion: weight of the dense side, in [0, 1]")]
+RrfKOpt = Annotated[int, typer.Option(help="rrf fusion: the k in 1 / (k + rank)")]
+CandidatesOpt = Annotated[int, typer.Option(help="hybrid: results taken from each side before fusion")]
 
 
 def register(app: typer.Typer) -> None:
@@ -47,6 +54,10 @@ def encoder_for(name: str, model: str | None, *, new: bool = False):
         stored = None
     spec = model or stored or "default"
     return spec, open_encoder(spec)
+
+
+def fusion_config(fusion: str, alpha: float, rrf_k: int, candidates: int) -> FusionConfig:
+    return run_or_fail(FusionConfig, method=fusion, alpha=alpha, rrf_k=rrf_k, candidates=candidates)
 
 
 def open_for_queries(name: str, model: str | None):
@@ -100,21 +111,27 @@ def search(
     task: TaskOpt = None,
     path: PathGlobOpt = None,
     model: ModelOpt = None,
+    mode: ModeOpt = None,
+    fusion: FusionOpt = FusionConfig.method,
+    alpha: AlphaOpt = FusionConfig.alpha,
+    rrf_k: RrfKOpt = FusionConfig.rrf_k,
+    candidates: CandidatesOpt = FusionConfig.candidates,
     as_json: JsonOpt = False,
 ) -> None:
-    """Search a collection; the query is encoded with the task instruction."""
+    """Search a collection: dense (the query encoded with the task instruction), lexical, or both fused."""
     from .search import search as search_collection
 
+    settings = fusion_config(fusion, alpha, rrf_k, candidates)
     opened = open_for_queries(collection, model)
     hits = run_or_fail(search_collection, opened, query, k=k, instruction=instruction or None,
-                       task=None if instruction else task, path_glob=path)
+                       task=None if instruction else task, path_glob=path, mode=mode, fusion=settings)
     if as_json:
         typer.echo(json.dumps([hit.to_dict() for hit in hits], indent=2, ensure_ascii=False))
         return
     if not hits:
         typer.echo("no results")
     for rank, hit in enumerate(hits, 1):
-        typer.echo(f"{rank:>2}. {hit.score:.3f}  {hit.path}  [{hit.position}]  {hit.title}")
+        typer.echo(f"{rank:>2}. {hit.score:.3f}  {hit.path}  [{hit.position}; {hit.found_by}]  {hit.title}")
         typer.echo(f"    {hit.snippet}")
 
 
@@ -125,6 +142,11 @@ def ask(
     task: TaskOpt = None,
     path: PathGlobOpt = None,
     model: ModelOpt = None,
+    mode: ModeOpt = None,
+    fusion: FusionOpt = FusionConfig.method,
+    alpha: AlphaOpt = FusionConfig.alpha,
+    rrf_k: RrfKOpt = FusionConfig.rrf_k,
+    candidates: CandidatesOpt = FusionConfig.candidates,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL)")] = None,
     chat_model: Annotated[str | None, typer.Option(help="chat model (default $E5_CHAT_MODEL or gpt-4o-mini)")] = None,
     as_json: JsonOpt = False,
@@ -133,9 +155,11 @@ def ask(
     from .answer import ChatConfig
     from .answer import ask as ask_collection
 
+    settings = fusion_config(fusion, alpha, rrf_k, candidates)
     opened = open_for_queries(collection, model)
     chat = ChatConfig.from_env(base_url=base_url, model=chat_model)
-    answer = run_or_fail(ask_collection, opened, question, k=k, chat=chat, task=task, path_glob=path)
+    answer = run_or_fail(ask_collection, opened, question, k=k, chat=chat, task=task, path_glob=path, mode=mode,
+                         fusion=settings)
     if as_json:
         payload = {"question": question, "answer": answer.text, "note": answer.note,
                    "passages": [hit.to_dict() for hit in answer.hits]}
@@ -146,7 +170,7 @@ def ask(
     if answer.text:
         typer.echo(answer.text + "\n")
     for number, hit in enumerate(answer.hits, 1):
-        typer.echo(f"[{number}] {hit.path} ({hit.position}, score {hit.score:.3f}): {hit.snippet}")
+        typer.echo(f"[{number}] {hit.path} ({hit.position}, score {hit.score:.3f}, {hit.found_by}): {hit.snippet}")
 
 
 def collections(as_json: JsonOpt = False) -> None:

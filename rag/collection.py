@@ -1,9 +1,10 @@
-"""Named collections: one SQL row + one FAISS file each, tied to one encoder.
+"""Named collections: one SQL row + one FAISS file each, tied to one encoder, and a lexical index.
 
 SQL is the source of truth (chunk rows and their cached vectors are committed together); the FAISS
 file is derived from it. Opening a collection reconciles the two, so a run killed at any point
 leaves a collection that opens and searches consistently: a writer (holding the collection lock)
-repairs the file, a reader only its copy in memory.
+repairs the file, a reader only its copy in memory. The lexical index lives in the database and
+changes in the chunk rows' own transactions (``lexical``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from embedder.protocol import Encoder
 
 from .config import IndexConfig, Workspace, check_collection_name
 from .errors import CollectionMismatch, CollectionNotFound, RagError
+from .lexical import ensure_lexical, has_lexical
 from .store import ChunkRow, CollectionRow, EmbeddingRow, engine_for, from_blobs, versions
 from .vectors import VectorIndex, empty_index
 
@@ -32,7 +34,8 @@ ADD_BATCH = 50_000  # vectors per FAISS add; the first batch also trains IVF/PQ 
 
 @dataclass
 class Collection:
-    """An open collection; ``encoder`` is set when opened for indexing or search."""
+    """An open collection; ``encoder`` is set when opened for indexing or search; ``lexical`` says whether
+    its chunks are lexically indexed too (collections built before hybrid search get it on the next index run)."""
 
     id: int
     name: str
@@ -43,6 +46,7 @@ class Collection:
     workspace: Workspace
     vectors: VectorIndex
     encoder: Encoder | None = None
+    lexical: bool = False
 
     @property
     def engine(self) -> Engine:
@@ -184,6 +188,8 @@ def create_or_load(name: str, encoder: Encoder, config: IndexConfig | None, work
         if changed:
             raise CollectionMismatch(f"collection {name!r} was built with other settings ({'; '.join(changed)}); "
                                      "keep its settings or index into a new collection")
+    if not collection.lexical:
+        collection.lexical = ensure_lexical(collection.engine, collection.id)
     collection.reconcile()
     return collection
 
@@ -199,4 +205,6 @@ def check_encoder(row: CollectionRow, encoder: Encoder) -> None:
 def loaded(row: CollectionRow, workspace: Workspace, encoder: Encoder | None) -> Collection:
     config = IndexConfig(**row.settings)
     vectors = VectorIndex.load(workspace.index_path(row.name), row.dim, row.factory)
-    return Collection(row.id, row.name, row.model, row.dim, row.spec, config, workspace, vectors, encoder)
+    with engine_for(workspace.url).connect() as connection:
+        lexical = has_lexical(connection, row.id)
+    return Collection(row.id, row.name, row.model, row.dim, row.spec, config, workspace, vectors, encoder, lexical)

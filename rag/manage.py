@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from .collection import Collection, collection_lock, open_collection
 from .config import Workspace, check_collection_name
 from .errors import CollectionNotFound, RagError
+from .lexical import drop_lexical
 from .store import ChunkRow, CollectionRow, DocumentRow, EmbeddingRow, engine_for
 
 
@@ -80,6 +81,7 @@ def delete_collection(name: str, workspace: Workspace) -> int:
         if row is None:
             raise CollectionNotFound(f"no collection named {name!r}")
         count = session.scalar(select(func.count()).where(DocumentRow.collection_id == row.id))
+        drop_lexical(session.connection(), row.id)  # first: its triggers would otherwise run per deleted chunk
         session.execute(delete(ChunkRow).where(ChunkRow.collection_id == row.id))
         session.execute(delete(DocumentRow).where(DocumentRow.collection_id == row.id))
         session.delete(row)

@@ -1,5 +1,6 @@
 """Crash safety: an indexing subprocess killed with SIGKILL at several points leaves a collection that
-opens and searches consistently; the next run completes it, with no chunk lost or duplicated."""
+opens and searches consistently (FAISS, the lexical index and the SQL rows agree); the next run completes
+it, with no chunk lost or duplicated."""
 
 import signal
 import subprocess
@@ -9,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from test_rag_hybrid import lexical_ids
 
 from embedder.backends.hashing import HashingEncoder
 from rag.collection import open_collection
 from rag.config import IndexConfig, Workspace
 from rag.indexer import index_folder
+from rag.lexical import drop_lexical
 from rag.search import search
 from rag.store import ChunkRow, DocumentRow
 
@@ -26,7 +29,7 @@ CHILD = r"""
 import os, signal, sys, time
 from pathlib import Path
 from embedder.backends.hashing import HashingEncoder
-import rag.indexer as indexer, rag.vectors as vectors
+import rag.indexer as indexer, rag.lexical as lexical, rag.vectors as vectors
 from rag.config import IndexConfig, Workspace
 
 point, count, folder, url, index_dir = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
@@ -49,6 +52,12 @@ class Encoder(HashingEncoder):
 commit, replace = indexer.commit_group, os.replace
 indexer.commit_group = lambda *a, **k: (commit(*a, **k), reached("after_commit"))
 vectors.os.replace = lambda src, dst: (reached("before_replace"), replace(src, dst), reached("after_replace"))
+ddl = lexical.sqlite_ddl
+def statements(collection_id):  # the lexical index's build, one transaction: killed between two statements
+    for statement in ddl(collection_id):
+        yield statement
+        reached("lexical_ddl")
+lexical.sqlite_ddl = statements
 indexer.index_folder(folder, Encoder(), collection="c", workspace=Workspace(url, Path(index_dir)),
                      config=IndexConfig(chunk_tokens=12, overlap=3), batch_chunks=4, progress=False)
 print("completed")
@@ -78,6 +87,8 @@ def contents(workspace: Workspace) -> list[tuple[str, int, str]]:
     """(path, ordinal, text) of every chunk: duplicates would show up as repeated tuples."""
     collection = open_collection("c", HashingEncoder(), workspace=workspace)
     assert sorted(collection.vectors.ids()) == sorted(collection.chunk_ids()), "FAISS and SQL disagree"
+    if collection.lexical:
+        assert lexical_ids(collection) == set(collection.chunk_ids().tolist()), "lexical index and SQL disagree"
     query = select(DocumentRow.path, ChunkRow.ordinal, ChunkRow.text).join(DocumentRow)
     with collection.engine.connect() as conn:
         return sorted(tuple(row) for row in conn.execute(query.where(ChunkRow.collection_id == collection.id)))
@@ -90,6 +101,7 @@ def reference(tmp_path: Path, folder: Path) -> list[tuple[str, int, str]]:
 
 
 @pytest.mark.parametrize("point, count, kill_after", [
+    ("lexical_ddl", 3, None),     # collection row committed, its lexical index half built
     ("encode", 1, None),          # before anything was committed
     ("encode", 4, None),          # between batches: some files committed, FAISS file not yet written
     ("after_commit", 2, None),    # right after a transaction
@@ -133,3 +145,19 @@ def test_killed_incremental_run_keeps_old_versions(tmp_path):
         assert mine in ([r for r in before if r[0] == path], [r for r in after if r[0] == path])
     index_folder(folder, HashingEncoder(), collection="c", workspace=workspace, config=CONFIG, progress=False)
     assert contents(workspace) == after
+
+
+def test_killed_lexical_upgrade_of_an_existing_collection_leaves_it_dense_then_completes(tmp_path):
+    folder = make_folder(tmp_path / "docs", TOPICS)
+    workspace = Workspace(f"sqlite:///{tmp_path / 'rag.db'}", tmp_path / "indexes")
+    index_folder(folder, HashingEncoder(), collection="c", workspace=workspace, config=CONFIG, progress=False)
+    collection = open_collection("c", HashingEncoder(), workspace=workspace)
+    with collection.engine.begin() as conn:  # as a collection built before hybrid search
+        drop_lexical(conn, collection.id)
+    code, _, err = run_child("lexical_ddl", 5, folder, workspace)  # inside the build's transaction
+    assert code == -signal.SIGKILL, err
+    assert not open_collection("c", HashingEncoder(), workspace=workspace).lexical  # nothing half built
+    index_folder(folder, HashingEncoder(), collection="c", workspace=workspace, config=CONFIG, progress=False)
+    upgraded = open_collection("c", HashingEncoder(), workspace=workspace)
+    assert upgraded.lexical and contents(workspace) == reference(tmp_path, folder)
+    assert search(upgraded, "glacier", mode="lexical")[0].path == "glacier.txt"

@@ -41,3 +41,29 @@ def test_explicit_targets_and_validation():
         info_nce(queries, documents, 0.0)
     with pytest.raises(ValueError, match="positive per query"):
         info_nce(torch.ones(3, 2), torch.ones(2, 2))
+
+
+def test_distillation_kl_is_zero_when_student_matches_teacher_and_positive_otherwise():
+    from trainer.loss import distillation_kl
+
+    teacher = torch.tensor([[0.9, 0.1, 0.3], [0.2, 0.8, 0.1]])
+    assert distillation_kl(teacher / 0.05, teacher, 0.05).item() == pytest.approx(0.0, abs=1e-6)
+    flipped = teacher.flip(-1)
+    p = torch.softmax(teacher / 0.05, -1)
+    expected = (p * (torch.log_softmax(teacher / 0.05, -1) - torch.log_softmax(flipped / 0.05, -1))).sum(-1).mean()
+    assert distillation_kl(flipped / 0.05, teacher, 0.05).item() == pytest.approx(expected.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="do not match"):
+        distillation_kl(teacher, teacher[:, :2], 0.05)
+
+
+def test_distilled_loss_is_info_nce_plus_weighted_kl():
+    from trainer.loss import distillation_kl, info_nce_distilled
+
+    generator = torch.Generator().manual_seed(0)
+    q, d = torch.randn(3, 4, generator=generator), torch.randn(5, 4, generator=generator)
+    tq, td = torch.randn(3, 6, generator=generator), torch.randn(5, 6, generator=generator)
+    logits = torch.nn.functional.normalize(q, dim=-1) @ torch.nn.functional.normalize(d, dim=-1).T / 0.02
+    teacher = torch.nn.functional.normalize(tq, dim=-1) @ torch.nn.functional.normalize(td, dim=-1).T
+    expected = info_nce(q, d, 0.02) + 0.5 * distillation_kl(logits, teacher, 0.05)
+    assert info_nce_distilled(q, d, 0.02, tq, td, 0.5, 0.05).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert info_nce_distilled(q, d, 0.02, tq, td, 0.0, 0.05).item() == pytest.approx(info_nce(q, d, 0.02).item())

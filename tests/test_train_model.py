@@ -125,14 +125,15 @@ def test_periodic_dev_evaluation_on_held_out_queries(tmp_path, tiny_llm_dir):
         queries.write(json.dumps({"_id": "q3", "text": "stock market news"}) + "\n")
     (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td4\t1\nq3\td3\t1\n")
     config = TrainConfig(output_dir=str(tmp_path / "run"), eval_every=2, seed=1,
-                         data=(SourceConfig("beir", str(folder), split="dev", holdout_queries=1),),
+                         data=(SourceConfig("beir", str(folder), split="dev", holdout_queries=1, holdout_seed=2),),
                          model=ModelConfig(model=str(tiny_llm_dir), query_max_length=40, doc_max_length=32),
                          optim=OptimConfig(batch_size=2, max_steps=2, warmup_steps=0))
     train(config, progress=False)
     logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     (dev,) = [r for r in logged if any(k.startswith("dev ") for k in r)]
     (name, score), = [(k, v) for k, v in dev.items() if k.startswith("dev ")]
-    assert name == "dev mini held-out 1q/4d seed 1" and 0.0 <= score <= 1.0
+    # the hold-out follows holdout_seed, not the training seed (1): a warm start never sees dev queries
+    assert name == "dev mini held-out 1q/4d seed 2" and 0.0 <= score <= 1.0
 
 
 def test_init_adapter_continues_from_an_exported_adapter(tmp_path, tiny_llm_dir):

@@ -142,8 +142,10 @@ class PrefixModel(torch.nn.Module):
                 out = self.lower(input_ids=input_ids[missing, :width],
                                  attention_mask=attention_mask[missing, :width]).last_hidden_state
             self.lower.train(was_training)
+            stored = self.cache.dtype if self.cache else torch.float32
             for row, i in enumerate(missing):
-                states[i] = out[row, : lengths[i]].float().cpu()
+                # rounded as the cache stores it: a fresh state equals a cached one, so runs are reproducible
+                states[i] = out[row, : lengths[i]].to(stored).float().cpu()
                 if self.cache:
                     self.cache.put(rows[i], states[i])
         return states

@@ -67,7 +67,8 @@ def hit_in_context(hit: Hit, text: str | None, width: int = CONTEXT_CHARS) -> st
 
 
 def show_hit(label: str, hit: Hit, root: str | None) -> None:
-    """One hit: label, title, score, path and position, then its chunk marked in context."""
-    st.markdown(f"**{label} {hit.title or hit.path}** · score `{hit.score:.3f}`  \n`{hit.path}` · {hit.position}")
+    """One hit: label, title, score, which side found it, path and position, then its chunk marked in context."""
+    st.markdown(f"**{label} {hit.title or hit.path}** · score `{hit.score:.3f}` · {hit.found_by}  \n`{hit.path}` · "
+                f"{hit.position}")
     st.markdown(f"<div class='e5-hit'>{hit_in_context(hit, document_text(root, hit.path))}</div>",
                 unsafe_allow_html=True)

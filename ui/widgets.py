@@ -56,3 +56,12 @@ class ProgressBar:
 
     def done(self, text: str) -> None:
         self.bar.progress(1.0, text=text)
+
+
+def mode_picker(key: str) -> str | None:
+    """Retrieval mode for ``rag.search``: ``None`` (auto: hybrid where the collection has a lexical index)."""
+    from rag.search import MODES
+
+    mode = st.radio("Retrieval", ("auto", *MODES), horizontal=True, key=f"{key}-mode",
+                    help="auto: hybrid (dense + lexical, fused) where the collection has a lexical index, else dense")
+    return None if mode == "auto" else mode

@@ -5,6 +5,7 @@
 ``retrieval``     ``Retriever`` protocol; encoders through FAISS exact inner product
 ``cache``         document embeddings on disk (.npy) per encoder, corpus and max length
 ``bm25``          bm25s baseline (spec ``bm25``)
+``hybrid``        BM25 fused with an encoder (spec ``hybrid:<spec>``), by ``embedder.fusion``
 ``runner``        ``run_beir``: models x datasets, timed, costed, stored (``e5 bench beir``)
 ``results``       ``Result`` and the SQLAlchemy store (``e5 bench results``)
 ``report``        rich table, CSV/JSON/Markdown export, bar chart

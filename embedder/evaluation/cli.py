@@ -13,7 +13,8 @@ from ..console import open_encoder, run_or_fail
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks: BEIR folders, personalized passkey, comparisons.")
 
 PathsArg = Annotated[list[Path], typer.Argument(help="BEIR folders (corpus.jsonl, queries.jsonl, qrels/)")]
-ModelsOpt = Annotated[list[str], typer.Option("--model", "-m", help="model spec (repeatable); `bm25` too")]
+ModelsOpt = Annotated[list[str], typer.Option("--model", "-m", help="model spec (repeatable); `bm25` and "
+                                                "`hybrid:<spec>` (BM25 fused with that encoder) too")]
 SplitOpt = Annotated[str, typer.Option(help="qrels split to evaluate")]
 MaxQueriesOpt = Annotated[int | None, typer.Option(help="seeded subset: at most N judged queries")]
 MaxDocsOpt = Annotated[int | None, typer.Option(help="seeded subset: relevant docs + random others up to M")]

@@ -1,7 +1,8 @@
 """``e5 bench beir``: several models over several BEIR folders, each result timed, costed and stored.
 
 Model specs are the registry's (``default``, ``base``, ``minilm``, ``openai:<model>``, ...) plus
-``bm25``. Already-built encoders or retrievers may be passed instead of specs (the UI does).
+``bm25`` and ``hybrid:<spec>`` (BM25 fused with that encoder, see ``hybrid``). Already-built encoders or
+retrievers may be passed instead of specs (the UI does).
 """
 
 from __future__ import annotations
@@ -12,17 +13,21 @@ from pathlib import Path
 
 from .beir import BeirDataset, Progress, evaluate_encoder, load_beir, subset
 from .bm25 import BM25Retriever
+from .hybrid import HYBRID_PREFIX, HybridRetriever
 from .results import Result, ResultStore
-from .retrieval import as_retriever
+from .retrieval import DenseRetriever, as_retriever
 
 # US$ per million input tokens, from OpenAI's published price list.
 PRICE_PER_MILLION = {"text-embedding-3-small": 0.02, "text-embedding-3-large": 0.13, "text-embedding-ada-002": 0.10}
 
 
 def open_model(spec: str, max_length: int | None = None, **overrides):
-    """An encoder from the registry, or the BM25 retriever for ``bm25``; ``max_length`` applies to LLMs."""
+    """An encoder from the registry, the BM25 retriever for ``bm25``, or for ``hybrid:<spec>`` BM25 fused with
+    that encoder (the default ``FusionConfig``); ``max_length`` applies to LLMs."""
     if spec == "bm25":
         return BM25Retriever()
+    if spec.startswith(HYBRID_PREFIX):
+        return HybridRetriever(DenseRetriever(open_model(spec.removeprefix(HYBRID_PREFIX), max_length, **overrides)))
     from ..registry import is_llm_spec, load_encoder
 
     if max_length and is_llm_spec(spec):
@@ -62,7 +67,7 @@ def evaluate_one(model, dataset: BeirDataset, instruction: str | None, progress:
     config = {"instruction": instruction if retriever.name != "bm25" else None, "corpus_docs": len(dataset.corpus),
               "queries": len(dataset.queries), "fingerprint": dataset.fingerprint,
               "dropped_qrels": dataset.dropped_qrels, "cache_hit": getattr(retriever, "cache_hit", False),
-              "encoder": encoder_config}
+              "encoder": encoder_config, "fusion": getattr(retriever, "fusion_settings", None)}
     return Result(kind="beir", model=retriever.name, dataset=dataset.name, split=dataset.split, metrics=metrics,
                   subset=dataset.subset, config=config, wall_s=round(wall, 2), tokens=retriever.tokens,
                   cost_usd=estimated_cost(retriever.name, retriever.tokens))

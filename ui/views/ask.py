@@ -8,7 +8,7 @@ import streamlit as st
 from rag.answer import DEFAULT_CHAT_MODEL, ChatConfig, ask
 from ui.catalog import collection_infos, open_for_search, show_hit
 from ui.session import settings
-from ui.widgets import instruction_picker, readable_errors
+from ui.widgets import instruction_picker, mode_picker, readable_errors
 
 
 def chat_config() -> ChatConfig:
@@ -36,6 +36,7 @@ instruction = instruction_picker("ask", default_task="qa")
 with st.form("ask"):
     question = st.text_area("Question", placeholder="How are documents split before encoding?")
     k = st.slider("Passages", min_value=1, max_value=20, value=5)
+    mode = mode_picker("ask")
     submitted = st.form_submit_button("Ask", type="primary")
 
 if submitted:
@@ -43,7 +44,7 @@ if submitted:
         if not instruction:
             raise ValueError("write an instruction, or pick a preset task")
         with st.spinner("Retrieving passages and waiting for the answer…"):
-            answer = ask(open_for_search(infos[name]), question, k=k, chat=chat, instruction=instruction)
+            answer = ask(open_for_search(infos[name]), question, k=k, chat=chat, instruction=instruction, mode=mode)
         if answer.text:
             st.subheader("Answer")
             st.markdown(answer.text)

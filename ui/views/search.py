@@ -6,7 +6,7 @@ import streamlit as st
 
 from rag.search import search
 from ui.catalog import collection_infos, open_for_search, show_hit
-from ui.widgets import instruction_picker, readable_errors
+from ui.widgets import instruction_picker, mode_picker, readable_errors
 
 st.title("Search")
 infos = collection_infos()
@@ -22,6 +22,7 @@ with st.form("search"):
     k_col, glob_col = st.columns([1, 2])
     k = k_col.slider("Results", min_value=1, max_value=50, value=10)
     path_glob = glob_col.text_input("Only paths matching (glob)", placeholder="docs/*.md")
+    mode = mode_picker("search")
     submitted = st.form_submit_button("Search", type="primary")
 
 if submitted:
@@ -29,7 +30,7 @@ if submitted:
         if not instruction:
             raise ValueError("write an instruction, or pick a preset task")
         hits = search(open_for_search(infos[name]), query, k=k, instruction=instruction,
-                      path_glob=path_glob.strip() or None)
+                      path_glob=path_glob.strip() or None, mode=mode)
         if not hits:
             st.info("No results." + (" Try another path filter." if path_glob.strip() else ""))
         for rank, hit in enumerate(hits, 1):
