@@ -31,8 +31,5 @@ PAGES = [
     st.Page("views/settings.py", title="Settings", icon=":material/settings:"),
 ]
 
-# Hits: the matching chunk marked inside its surrounding text.
-st.html("<style>.e5-hit{margin:0 0 1.4rem;padding:.3rem .8rem;border-left:3px solid #d0d0d0;color:#31333f}"
-        ".e5-hit mark{background:#fff1a8;color:inherit;padding:0 .1rem}</style>")
 st.navigation(PAGES).run()
 st.sidebar.caption(f"Embedder for new collections: `{settings().model}`")  # after the page: it may change it
