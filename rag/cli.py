@@ -84,6 +84,8 @@ def index(
                          progress=not quiet, echo=lambda line: typer.echo(line, err=True))
     for skipped in report.skipped:
         typer.echo(f"skipped {skipped.rel}: {skipped.reason}", err=True)
+    for folder in report.hidden:
+        typer.echo(f"skipped {folder}: hidden folder (--hidden includes it)", err=True)
     for rel, note in report.notes:
         typer.echo(f"note {rel}: {note}", err=True)
     for label, paths in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
