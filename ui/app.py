@@ -7,7 +7,13 @@ index or database code.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
+
+# Deprecation notices of transformers / sentence-transformers (and of the calls our backends make into
+# them) are for developers; the app's users cannot act on them.
+warnings.filterwarnings("ignore", category=FutureWarning,
+                        module=r"(transformers|sentence_transformers|embedder\.backends)(\.|$)")
 
 # Streamlit puts ui/ itself on sys.path, where its modules would shadow installed packages of the same
 # name; the pages import ``ui.*`` from the checkout root instead.
