@@ -186,9 +186,16 @@ def rm(
     typer.echo(f"deleted collection {collection!r} ({count} documents)")
 
 
-def demo(model: Annotated[str, typer.Option("--model", "-m", help="model spec")] = "default") -> None:
+def demo(model: Annotated[str, typer.Option("--model", "-m", help="model spec")] = "default",
+         check: Annotated[bool, typer.Option("--check", help="then print the rank of each demo question's "
+                                             "expected passage (top 5)")] = False) -> None:
     """Build the demo collection from this project's README and docs (a no-op when up to date)."""
-    from .demo import build_demo_collection
+    from .collection import open_collection
+    from .demo import DEMO_COLLECTION, build_demo_collection, question_ranks
 
     report = run_or_fail(build_demo_collection, model, echo=lambda line: typer.echo(line, err=True))
     typer.echo(report.summary())
+    if check:
+        collection = run_or_fail(open_collection, DEMO_COLLECTION, open_encoder(model))
+        for question, rank in question_ranks(collection):
+            typer.echo(f"{'-' if rank is None else rank:>2}  {question.question}  ({question.path})")
