@@ -9,7 +9,7 @@ from rag.collection import Collection
 from rag.manage import CollectionInfo
 from rag.search import chunk_ids_matching, search
 from ui.catalog import collection_infos, open_for_search
-from ui.hits import show_hit
+from ui.hits import escape_markdown, show_hit
 from ui.widgets import instruction_picker, readable_errors
 
 
@@ -46,6 +46,6 @@ if submitted:
         collection = open_for_search(infos[name])
         hits = search(collection, query, k=k, instruction=instruction, path_glob=path_glob.strip() or None)
         if not hits:
-            st.info(why_no_hits(infos[name], collection, path_glob.strip() or None))
+            st.info(escape_markdown(why_no_hits(infos[name], collection, path_glob.strip() or None)))
         for rank, hit in enumerate(hits, 1):
             show_hit(f"{rank}.", hit, query)
