@@ -13,6 +13,7 @@ def data_root(tmp_path, monkeypatch):
     write_tiny_beir(tmp_path / "tinymed")
     monkeypatch.setenv("E5_UI_DATA_ROOT", str(tmp_path))
     monkeypatch.setenv("E5_UI_MODEL", "hash")
+    monkeypatch.setenv("E5_HOME", str(tmp_path / "home"))  # an empty embedding cache: the first run encodes
     return tmp_path
 
 

@@ -17,7 +17,8 @@ from .testing import DEMO_DOCS, build_demo, choose, chromium_page, streamlit_ser
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 SAMPLE_FILES = {**DEMO_DOCS, "notes/todo.txt": "Write the README section about the app.\n",
-                "images/logo.png": "\x89PNG not really an image"}
+                "images/logo.png": "\x89PNG not really an image", ".drafts/idea.md": "# An idea\n",
+                "src/__init__.py": "def add(left, right):\n    \"\"\"The sum.\"\"\"\n    return left + right\n"}
 
 
 def act(page, fills: dict[str, str], button: str | None, wait_for: str | None = None) -> None:
