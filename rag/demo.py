@@ -34,7 +34,6 @@ class DemoQuestion:
 DEMO_QUESTIONS = (
     DemoQuestion("which small LLM is the default model that runs offline on a laptop CPU", "README.md",
                  "the default model, **SmolLM2-135M-Instruct**"),
-    DemoQuestion("what does make app do", "README.md", "builds the demo collection (this documentation)"),
     DemoQuestion("where are the screenshots of the search page", "README.md",
                  "![Search page](docs/screenshots/search.png)"),
     DemoQuestion("is SQL or FAISS the source of truth after a crash", "docs/ARCHITECTURE.md",
