@@ -100,8 +100,10 @@ def read_record(path: str) -> list[LeverRow]:
     allowed = set(LeverRow.__dataclass_fields__)
     for number, row in enumerate(rows, 1):
         unknown = sorted(set(row) - allowed) + sorted(set(row.get("scores", {})) - set(SETS))
-        if unknown or "lever" not in row or "model" not in row:
-            raise ValueError(f"{path}: lever {number} needs 'lever' and 'model' and has unknown fields {unknown}")
+        if unknown:
+            raise ValueError(f"{path}: lever {number} has unknown fields {unknown} (scores take {', '.join(SETS)})")
+        if "lever" not in row or "model" not in row:
+            raise ValueError(f"{path}: lever {number} needs both 'lever' and 'model'")
     return [LeverRow(**{**row, "scores": row.get("scores", {})}) for row in rows]
 
 
@@ -119,8 +121,8 @@ def table(rows: list[LeverRow]) -> str:
         lines.append(f"| {row.lever} | {row.model} | {mean} | " + " | ".join(cell(row.scores.get(k)) for k in SETS)
                      + f" | {cell(row.examples_seen)} | {wall} | {cell(row.encode_s, 0)} |")
     if any(0 < len(row.scores) < len(SETS) for row in rows):
-        lines.append(f"\n{PARTIAL} mean over the sets scored only: BM25 has no STS score, so its mean is over the "
-                     "four retrieval sets (not comparable one-to-one with five-set means).")
+        lines.append(f"\n{PARTIAL} mean over the sets scored only, not comparable one-to-one with five-set means "
+                     "(BM25 has no STS score: its mean is over the four retrieval sets).")
     lines += [f"- **{row.lever}**: {row.notes}" for row in rows if row.notes]
     return "\n".join(lines)
 

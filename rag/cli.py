@@ -95,6 +95,8 @@ def index(
                          progress=not quiet, echo=lambda line: typer.echo(line, err=True))
     for skipped in report.skipped:
         typer.echo(f"skipped {skipped.rel}: {skipped.reason}", err=True)
+    for folder in report.hidden:
+        typer.echo(f"skipped {folder}: hidden folder (--hidden includes it)", err=True)
     for rel, note in report.notes:
         typer.echo(f"note {rel}: {note}", err=True)
     for label, paths in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
@@ -208,9 +210,16 @@ def rm(
     typer.echo(f"deleted collection {collection!r} ({count} documents)")
 
 
-def demo(model: Annotated[str, typer.Option("--model", "-m", help="model spec")] = "default") -> None:
+def demo(model: Annotated[str, typer.Option("--model", "-m", help="model spec")] = "default",
+         check: Annotated[bool, typer.Option("--check", help="then print the rank of each demo question's "
+                                             "expected passage (top 5)")] = False) -> None:
     """Build the demo collection from this project's README and docs (a no-op when up to date)."""
-    from .demo import build_demo_collection
+    from .collection import open_collection
+    from .demo import DEMO_COLLECTION, build_demo_collection, question_ranks
 
     report = run_or_fail(build_demo_collection, model, echo=lambda line: typer.echo(line, err=True))
     typer.echo(report.summary())
+    if check:
+        collection = run_or_fail(open_collection, DEMO_COLLECTION, open_encoder(model))
+        for question, rank in question_ranks(collection):
+            typer.echo(f"{'-' if rank is None else rank:>2}  {question.question}  ({question.path})")

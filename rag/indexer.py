@@ -48,9 +48,11 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)  # hidden folders left out (ScanConfig.include_hidden)
     notes: list[tuple[str, str]] = field(default_factory=list)
     chunks_encoded: int = 0
-    chunks_cached: int = 0
+    chunks_cached: int = 0  # vectors already stored before this run (same text, same model)
+    chunks_repeated: int = 0  # the same text as another chunk of this run, encoded once
     tokens_encoded: int = 0
     encode_seconds: float = 0.0
     seconds: float = 0.0
@@ -65,9 +67,11 @@ class IndexReport:
         if not self.changed_anything:
             return f"{self.collection}: no changes ({self.unchanged} files unchanged){note}"
         rate = f", {self.tokens_encoded / self.encode_seconds:,.0f} tokens/s" if self.encode_seconds > 0 else ""
+        chunks = self.chunks_encoded + self.chunks_cached + self.chunks_repeated
+        repeated = f", {self.chunks_repeated} repeats of another chunk" if self.chunks_repeated else ""
         return (f"{self.collection}: {len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
-                f"{self.unchanged} unchanged; {self.chunks_encoded} chunks encoded, {self.chunks_cached} from cache"
-                f"{rate}; {self.seconds:.1f}s{note}")
+                f"{self.unchanged} unchanged; {chunks} new chunks: {self.chunks_encoded} encoded, "
+                f"{self.chunks_cached} from cache{repeated}{rate}; {self.seconds:.1f}s{note}")
 
 
 def index_folder(root: Path | str, encoder: Encoder, *, collection: str | None = None,
@@ -84,8 +88,10 @@ def index_folder(root: Path | str, encoder: Encoder, *, collection: str | None =
     root = check_root(root)
     coll = open_or_create(collection or root.name, encoder, config, workspace=workspace, spec=spec)
     walk = walk_folder(root, scan or ScanConfig())
-    return index_files(coll, root, walk, batch_chunks=batch_chunks, progress=progress, echo=echo,
-                       on_progress=on_progress)
+    report = index_files(coll, root, walk, batch_chunks=batch_chunks, progress=progress, echo=echo,
+                         on_progress=on_progress)
+    report.hidden = list(walk.hidden)
+    return report
 
 
 def check_root(root: Path | str) -> Path:
@@ -144,7 +150,7 @@ def encode_and_commit(coll: Collection, plan: Plan, report: IndexReport, batch_c
     total_chunks, total_tokens = plan.to_encode()
     rate = known_rate(coll)
     if total_chunks:
-        echo(estimate(len(plan.docs), total_chunks, total_tokens, len(plan.cached), rate))
+        echo(estimate(len(plan.docs), total_chunks, total_tokens, plan.cached_chunks(), rate))
     known = set(plan.cached)
     bar = tqdm(total=total_tokens, unit="tok", unit_scale=True, desc=f"indexing {coll.name}",
                disable=not progress or not total_tokens, dynamic_ncols=True)
@@ -167,8 +173,9 @@ def encode_and_commit(coll: Collection, plan: Plan, report: IndexReport, batch_c
             on_progress(f"encoding chunks of {len(plan.docs)} files", report.chunks_encoded, total_chunks)
             if rate is None and report.tokens_encoded and report.encode_seconds > 0:
                 rate = report.tokens_encoded / report.encode_seconds
-                echo(estimate(len(plan.docs), total_chunks, total_tokens, len(plan.cached), rate))
-    report.chunks_cached = sum(len(doc.chunks) for doc in plan.docs) - report.chunks_encoded
+                echo(estimate(len(plan.docs), total_chunks, total_tokens, plan.cached_chunks(), rate))
+    report.chunks_cached = plan.cached_chunks()
+    report.chunks_repeated = sum(len(doc.chunks) for doc in plan.docs) - report.chunks_encoded - report.chunks_cached
     if report.encode_seconds > 0.5:
         save_rate(coll, report.tokens_encoded / report.encode_seconds)
 
@@ -236,7 +243,7 @@ def save_rate(coll: Collection, rate: float) -> None:
 
 
 def estimate(files: int, chunks: int, tokens: int, cached: int, rate: float | None) -> str:
-    head = f"{files} files to index: {chunks:,} chunks ({tokens:,} tokens) to encode, {cached:,} chunks cached"
+    head = f"{files} files to index: {chunks:,} chunks ({tokens:,} tokens) to encode, {cached:,} chunks from cache"
     if rate is None:
         return f"{head}; measuring the encoder's speed on the first {PROBE_CHUNKS} chunks"
     return f"{head}; about {format_seconds(tokens / rate)} at {rate:,.0f} tokens/s"

@@ -50,6 +50,10 @@ class Plan:
     notes: list[tuple[str, str]] = field(default_factory=list)  # (path, recoverable problem)
     cached: set[str] = field(default_factory=set)  # chunk hashes already in the embedding cache
 
+    def cached_chunks(self) -> int:
+        """Chunks whose vectors are already in the embedding cache."""
+        return sum(digest in self.cached for doc in self.docs for digest in doc.hashes)
+
     def to_encode(self) -> tuple[int, int]:
         """(chunks, tokens) that need the encoder: unique chunk texts not in the cache."""
         seen: dict[str, int] = {}

@@ -2,7 +2,8 @@
 
 Anything left out for a reason a user may not expect (unsupported type, too large, unreadable folder,
 symlink loop, outside the allowed roots, not a regular file, a kernel file system such as /proc or /sys,
-a name that is not UTF-8) is reported as ``Skipped``; excluded and hidden paths are dropped silently.
+a name that is not UTF-8) is reported as ``Skipped``; hidden folders left out are listed in
+``WalkResult.hidden``; excluded paths are dropped silently.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Skipped:
 class WalkResult:
     files: list[FileEntry] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)  # hidden folders not walked ("name/"), outside the defaults
 
 
 def walk_folder(root: Path, config: ScanConfig | None = None) -> WalkResult:
@@ -91,6 +93,8 @@ def claim_folders(root: Path, here: Path, names: list[str], config: ScanConfig, 
         child = here / name
         rel = relative(root, child)
         if excluded(child, rel, config, folder=True):
+            if name.startswith(".") and not config.include_hidden and not default_excluded(child):
+                result.hidden.append(f"{rel}/")
             continue
         try:
             key = inode(child)
@@ -190,9 +194,14 @@ def excluded(path: Path, rel: str, config: ScanConfig, *, folder: bool) -> bool:
     name = path.name
     if name.startswith(".") and not config.include_hidden:
         return True
-    if folder and (any(fnmatch(name, p) for p in DEFAULT_EXCLUDES) or is_venv(path)):
+    if folder and default_excluded(path):
         return True
     return any(fnmatch(rel, p) or fnmatch(name, p) for p in config.excludes)
+
+
+def default_excluded(folder: Path) -> bool:
+    """Folders never worth indexing: ``DEFAULT_EXCLUDES`` and virtual environments."""
+    return any(fnmatch(folder.name, p) for p in DEFAULT_EXCLUDES) or is_venv(folder)
 
 
 def is_venv(folder: Path) -> bool:

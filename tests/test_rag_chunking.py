@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.chunking import chunk_text, spans_for, tokenizer_spans, whitespace_spans
+from rag.chunking import WORD, chunk_text, spans_for, tokenizer_spans, whitespace_spans
 
 
 def test_windows_overlap_and_offsets():
@@ -53,3 +53,27 @@ def test_model_tokenizer_chunks_fit_the_window(default_model_dir):
 
 def test_spans_for_falls_back_to_whitespace(hash_encoder):
     assert spans_for(hash_encoder) is whitespace_spans
+
+
+def test_windows_of_subword_tokens_start_and_end_on_words():
+    text = "the weights are dequantised before the matmul runs here"
+
+    def subwords(piece: str) -> list[tuple[int, int]]:  # words cut into pieces of at most four letters
+        return [(m.start() + i, min(m.start() + i + 4, m.end())) for m in WORD.finditer(piece)
+                for i in range(0, m.end() - m.start(), 4)]
+
+    chunks = chunk_text(text, subwords, chunk_tokens=6, overlap=2)
+    assert len(chunks) > 2
+    for chunk in chunks:
+        assert chunk.tokens <= 6
+        assert chunk.start == 0 or text[chunk.start - 1] == " "
+        assert chunk.end == len(text) or text[chunk.end] == " "
+    assert "dequantised" in " ".join(c.text for c in chunks).split()
+    assert chunks[-1].end == len(text)
+
+
+def test_a_word_longer_than_a_window_is_still_cut():
+    text = "x" * 40 + " tail"
+    pieces = [(i, i + 4) for i in range(0, 40, 4)] + [(41, 45)]
+    chunks = chunk_text(text, lambda _text: pieces, chunk_tokens=4, overlap=0)
+    assert [c.tokens for c in chunks] == [4, 4, 3] and chunks[-1].text == "xxxxxxxx tail"

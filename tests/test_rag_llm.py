@@ -26,7 +26,7 @@ def test_chunks_follow_the_model_tokenizer(tmp_path, workspace, tiny_llm_dir):
                           progress=False)
     collection = open_collection("papers", encoder, workspace=workspace)
     hits = search(collection, "contrastive pre-training", k=50, task="scifact")
-    assert len(hits) == report.chunks_encoded + report.chunks_cached > 10
+    assert len(hits) == report.chunks_encoded + report.chunks_cached + report.chunks_repeated > 10
     for hit in hits:
         assert text[hit.start:hit.end] == hit.text
         assert len(encoder.tokenizer(hit.text, add_special_tokens=False)["input_ids"]) <= 24

@@ -109,3 +109,16 @@ def test_walk_survives_symlink_loops(tmp_path):
     assert "symlink loop" in reasons["sub/up"]
     assert reasons["alias"] == "duplicate folder: same folder as sub/"
     assert "broken symlink" in reasons["self"]
+
+
+def test_hidden_folders_left_out_are_listed(tmp_path):
+    write(tmp_path / ".agents" / "notes.md", "n")
+    write(tmp_path / "docs" / ".drafts" / "a.md", "d")
+    write(tmp_path / ".git" / "HEAD", "ref")
+    write(tmp_path / ".venv" / "pyvenv.cfg", "home = /usr")
+    write(tmp_path / "keep.md", "k")
+    result = walk_folder(tmp_path)
+    assert [f.rel for f in result.files] == ["keep.md"]
+    assert result.hidden == [".agents/", "docs/.drafts/"]  # never .git/ or .venv/, which are always left out
+    with_hidden = walk_folder(tmp_path, ScanConfig(include_hidden=True))
+    assert with_hidden.hidden == [] and ".agents/notes.md" in [f.rel for f in with_hidden.files]

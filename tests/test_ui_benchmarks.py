@@ -29,7 +29,7 @@ def test_a_beir_run_shows_a_table_and_is_stored(data_root):
     assert sorted(table["model"]) == ["bm25", "hash:256"]
     assert table["dataset"].str.startswith("tinymed [subset").all()
     bm25 = table.set_index("model").loc["bm25"]
-    assert bm25["nDCG@10"] == pytest.approx(1.0)  # every query names its one relevant document's words
+    assert bm25["nDCG@10 ×100"] == pytest.approx(100.0)  # every query names its one relevant document's words
     assert len(at.get("vega_lite_chart")) == 1  # the bar chart
     history = at.dataframe[1].value
     assert {"bm25", "hash:256"} <= set(history["model"])
@@ -57,8 +57,18 @@ def test_passkey_shows_accuracy_per_length_with_a_line_chart(data_root):
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert list(table["length"]) == [256, 512] and set(table["model"]) == {"hash:256"}
-    assert table["accuracy"].between(0, 1).all() and (table["accuracy"] > 0.5).all()  # names are lexical cues
+    accuracy = table["accuracy ×100"]
+    assert accuracy.between(0, 100).all() and (accuracy > 50).all()  # names are lexical cues
     assert table["mean tokens"].tolist() == pytest.approx([256, 512], rel=0.05)
     assert len(at.get("vega_lite_chart")) == 1
     passkey_history = at.dataframe[-1].value
     assert {256, 512} <= set(passkey_history["length"])
+
+
+def test_the_passkey_rope_base_knob_reaches_the_encoder(data_root):
+    at = app_test("benchmarks")
+    rope = next(n for n in at.number_input if n.label == "RoPE base (LLMs)")
+    rope.set_value(100_000.0)
+    at.button[1].click().run()
+    assert not at.exception
+    assert "hash:256 is no local LLM; rope_theta/sliding_window do not apply" in at.error[0].value

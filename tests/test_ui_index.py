@@ -94,3 +94,26 @@ def test_symlinks_inside_an_allowed_folder_cannot_reach_files_outside_it(folder,
     assert skipped["etc"].endswith("outside the allowed folders")
     assert skipped["link.txt"].endswith("outside the allowed folders")
     assert collections()["ui-escape"].documents == 2
+
+
+def test_hidden_folders_are_listed_and_the_embedder_is_chosen_here(folder):
+    (folder / ".agents").mkdir()
+    (folder / ".agents" / "notes.md").write_text(f"# Agent notes ({folder.name})\n")
+    at = app_test("index")
+    assert at.selectbox[0].value == "hash" and "minilm" in at.selectbox[0].options
+    at = index(at, str(folder), "ui-hidden")
+    assert not at.exception and not at.error
+    assert any("1 hidden folder left out: `.agents/`" in w.value for w in at.warning)
+    assert collections()["ui-hidden"].documents == 2
+    at.checkbox[0].check()
+    at = index(at, str(folder), "ui-hidden")
+    assert "1 added" in at.success[0].value and collections()["ui-hidden"].documents == 3
+    assert not [w for w in at.warning if "hidden folder" in w.value]
+
+
+def test_the_report_figures_agree_with_the_collection(folder):
+    (folder / "copy.txt").write_text((folder / "b.txt").read_text())  # a repeated chunk, encoded once
+    at = index(app_test("index"), str(folder), "ui-figures")
+    summary = at.success[0].value
+    chunks = collections()["ui-figures"].chunks
+    assert f"{chunks} new chunks: {chunks - 1} encoded, 0 from cache, 1 repeats of another chunk" in summary

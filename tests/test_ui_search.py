@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pytest
 
 from rag.search import Hit
-from ui.catalog import hit_in_context
+from ui.hits import balanced_fences, best_window, escape_markdown, hit_kind, retriever_note
 from ui.testing import app_test, build_demo
 
 
@@ -24,9 +26,9 @@ def test_a_query_returns_ranked_hits_from_the_demo_collection():
     assert not at.exception and not at.error
     headers = [m.value for m in at.markdown if m.value.startswith("**")]
     assert headers[0].startswith("**1. Vector store**") and "`docs/store.md`" in headers[0]
-    contexts = [m.value for m in at.markdown if "<mark>" in m.value]
-    assert len(contexts) == len(headers) >= 2
-    assert "<mark># Vector store" in contexts[0]
+    assert "dense · cosine similarity" in headers[0]
+    bodies = [m.value for m in at.markdown if not m.value.startswith("**")]
+    assert bodies[0].startswith("# Vector store\n\nThe vectors live in a FAISS index")  # Markdown, rendered
 
 
 def test_a_custom_instruction_and_a_path_filter_are_applied():
@@ -41,6 +43,15 @@ def test_a_custom_instruction_and_a_path_filter_are_applied():
     assert headers and all("`README.md`" in h for h in headers)
 
 
+def test_a_filter_that_matches_nothing_says_so():
+    at = app_test("search")
+    at.text_input[0].input("vectors")
+    at.text_input[1].input("nothing/*")
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert "no document path matches 'nothing/\\*'" in at.info[0].value
+
+
 def test_an_empty_query_is_a_readable_error():
     at = app_test("search")
     at.button[0].click().run()
@@ -48,11 +59,33 @@ def test_an_empty_query_is_a_readable_error():
     assert "the query is empty" in at.error[0].value
 
 
-def test_the_chunk_is_marked_inside_its_document_and_escaped():
-    text = "intro " * 50 + "<b>the chunk</b>" + " outro" * 50
-    start = text.index("<b>")
-    hit = Hit(0.5, "a.md", "A", "<b>the chunk</b>", 0, start, start + 16, 1)
-    shown = hit_in_context(hit, text, width=30)
-    assert "<mark>&lt;b&gt;the chunk&lt;/b&gt;</mark>" in shown
-    assert shown.startswith("…") and shown.endswith("…") and shown.count("intro") == 5
-    assert hit_in_context(hit, "the file changed since") == "<mark>&lt;b&gt;the chunk&lt;/b&gt;</mark>"
+def test_hit_kinds_and_escaping():
+    assert hit_kind("docs/a.md") == ("markdown", None) and hit_kind("pkg/__init__.py") == ("code", "python")
+    assert hit_kind("notes.txt") == ("text", None) and hit_kind("Makefile") == ("text", None)
+    assert escape_markdown("__init__.py *x*") == r"\_\_init\_\_\.py \*x\*"
+    assert balanced_fences("text\n```python\nx = 1") == "text\n```python\nx = 1\n```"
+
+
+def test_the_snippet_is_the_part_around_the_best_matching_line():
+    text = "".join(f"line {i} about nothing\n" for i in range(40)) + "the needle sits here\n" + "tail line\n" * 40
+    start, end = best_window(text, "where is the needle", width=120)
+    snippet = text[start:end]
+    assert "the needle sits here" in snippet and len(snippet) <= 120 and snippet.endswith("\n")
+    assert snippet.index("needle") > 30  # lines before it are kept too, not only after
+    long_line = "x " * 300 + "needle here " + "y " * 300
+    start, end = best_window(long_line, "needle", width=100)
+    assert "needle here" in long_line[start:end] and end - start <= 100 and long_line[start] != " "
+    assert best_window("short", "q") == (0, 5)
+
+
+def test_hits_name_the_retriever_and_its_rank_when_hybrid_search_provides_them():
+    hit = Hit(0.8123, "a.md", "A", "text", 0, 0, 4, 1)
+    assert retriever_note(hit) == "dense · cosine similarity 0.812"
+
+    class HybridHit(NamedTuple):
+        score: float
+        dense_rank: int | None
+        lexical_rank: int | None
+
+    assert retriever_note(HybridHit(0.03, 2, None)) == "dense #2"
+    assert retriever_note(HybridHit(0.03, 1, 4)) == "dense #1 · lexical #4"

@@ -7,7 +7,13 @@ index or database code.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
+
+# Deprecation notices of transformers / sentence-transformers (and of the calls our backends make into
+# them) are for developers; the app's users cannot act on them.
+warnings.filterwarnings("ignore", category=FutureWarning,
+                        module=r"(transformers|sentence_transformers|embedder\.backends)(\.|$)")
 
 # Streamlit puts ui/ itself on sys.path, where its modules would shadow installed packages of the same
 # name; the pages import ``ui.*`` from the checkout root instead.
@@ -31,8 +37,5 @@ PAGES = [
     st.Page("views/settings.py", title="Settings", icon=":material/settings:"),
 ]
 
-# Hits: the matching chunk marked inside its surrounding text.
-st.html("<style>.e5-hit{margin:0 0 1.4rem;padding:.3rem .8rem;border-left:3px solid #d0d0d0;color:#31333f}"
-        ".e5-hit mark{background:#fff1a8;color:inherit;padding:0 .1rem}</style>")
 st.navigation(PAGES).run()
 st.sidebar.caption(f"Embedder for new collections: `{settings().model}`")  # after the page: it may change it

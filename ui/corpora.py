@@ -1,13 +1,12 @@
-"""BEIR-format folders under the configured data root, loaded once per (folder, split, subset)."""
+"""BEIR-format folders under the configured data root, loaded once per (folder, split, size, seed)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
 
-from embedder.evaluation.beir import BeirDataset, load_beir, subset
+from embedder.evaluation.beir import BeirDataset, load_beir, sized_subset
 
 
 def beir_folders(root: Path) -> list[Path]:
@@ -22,12 +21,7 @@ def splits_of(folders: list[Path]) -> list[str]:
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
-def load_dataset(path: str, split: str, max_queries: int | None, max_docs: int | None, seed: int = 0) -> BeirDataset:
-    """A (seeded subset of a) BEIR split; shared read-only across sessions (the dataclass is frozen)."""
-    return subset(load_beir(path, split), max_queries=max_queries, max_docs=max_docs, seed=seed)
-
-
-def with_one_query(dataset: BeirDataset, text: str, query_id: str | None = None) -> BeirDataset:
-    """The same corpus (so cached document vectors apply) searched with a single query."""
-    judged = dataset.qrels.get(query_id, {}) if query_id else {}
-    return replace(dataset, queries={query_id or "query": text}, qrels={query_id or "query": judged})
+def load_dataset(path: str, split: str, max_queries: int, max_docs: int, seed: int = 0) -> BeirDataset:
+    """A seeded subset of exactly ``max_docs`` documents (``sized_subset``); shared read-only across
+    sessions (the dataclass is frozen)."""
+    return sized_subset(load_beir(path, split), max_docs, max_queries=max_queries, seed=seed)

@@ -13,19 +13,12 @@ import tempfile
 from pathlib import Path
 
 from .config import default_data_root
-from .testing import DEMO_DOCS, build_demo, chromium_page, streamlit_server, wait_idle
+from .testing import DEMO_DOCS, build_demo, choose, chromium_page, streamlit_server, wait_idle
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 SAMPLE_FILES = {**DEMO_DOCS, "notes/todo.txt": "Write the README section about the app.\n",
-                "images/logo.png": "\x89PNG not really an image"}
-
-
-def choose(page, label: str, option: str) -> None:
-    """Pick an option of the selectbox whose label is ``label``."""
-    page.locator(f'[data-testid="stSelectbox"]:has-text("{label}")').first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    page.wait_for_timeout(500)
-    wait_idle(page)
+                "images/logo.png": "\x89PNG not really an image", ".drafts/idea.md": "# An idea\n",
+                "src/__init__.py": "def add(left, right):\n    \"\"\"The sum.\"\"\"\n    return left + right\n"}
 
 
 def act(page, fills: dict[str, str], button: str | None, wait_for: str | None = None) -> None:
@@ -69,10 +62,10 @@ def capture(url: str, out: Path, workdir: Path) -> list[Path]:
             shrink(shots[-1])
             page.set_viewport_size({"width": 1280, "height": 1000})
 
-        shoot("", {"Query": "where do the vectors live"}, "Search", "mark")
+        shoot("", {"Query": "where do the vectors live"}, "Search", "text=/cosine similarity/")
         shoot("index", {"Folder": str(workdir / "samples"), "Collection name": "samples"}, "Index",
               "[data-testid='stAlertContentSuccess']")
-        shoot("ask", {"Question": "How are documents split before encoding?"}, "Ask", "mark")
+        shoot("ask", {"Question": "How are documents split before encoding?"}, "Ask", "text=/cosine similarity/")
         shoot("benchmarks", {}, "Run benchmark", "[data-testid='stVegaLiteChart']")
         page.goto(f"{url}/compare")
         wait_idle(page)
@@ -96,8 +89,8 @@ def main(out: Path = OUT) -> None:
         for rel, text in SAMPLE_FILES.items():
             (samples / rel).parent.mkdir(parents=True, exist_ok=True)
             (samples / rel).write_text(text, encoding="utf-8")
-        with streamlit_server(env) as url:
-            for shot in capture(url, out, workdir):
+        with streamlit_server(env) as server:
+            for shot in capture(server.url, out, workdir):
                 print(f"{shot} ({shot.stat().st_size / 1e3:.0f} kB)")
 
 

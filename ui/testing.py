@@ -14,7 +14,9 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 APP = Path(__file__).with_name("app.py")
 CHROMIUM = os.environ.get("E5_CHROMIUM", "/usr/bin/chromium")
@@ -69,9 +71,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running ``streamlit run``: its URL, its process and what it has printed so far."""
+
+    url: str
+    process: subprocess.Popen
+    log: IO[bytes]
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used (Linux ``/proc``)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def streamlit_server(env: dict[str, str], timeout: float = 60) -> Iterator[str]:
-    """``streamlit run ui/app.py`` on a free loopback port; yields its URL, stops it afterwards."""
+def streamlit_server(env: dict[str, str], timeout: float = 60) -> Iterator[Server]:
+    """``streamlit run ui/app.py`` on a free loopback port (from the checkout root, so that
+    ``.streamlit/config.toml`` applies); yields the running server, stops it afterwards."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
                "--server.address", "127.0.0.1", "--server.port", str(port),
@@ -82,7 +103,7 @@ def streamlit_server(env: dict[str, str], timeout: float = 60) -> Iterator[str]:
                                    cwd=APP.parents[1])
         try:
             wait_healthy(url, process, log, timeout)
-            yield url
+            yield Server(url, process, log)
         finally:
             process.terminate()
             try:
@@ -129,6 +150,14 @@ def wait_idle(page, timeout_ms: float = 60_000) -> None:
     widget code the page needed has loaded (it is fetched lazily)."""
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
     page.wait_for_load_state("networkidle", timeout=timeout_ms)
+
+
+def choose(page, label: str, option) -> None:
+    """Pick an option (its exact name, or a compiled pattern) of the selectbox whose label is ``label``."""
+    page.locator(f'[data-testid="stSelectbox"]:has-text("{label}")').first.click()
+    page.get_by_role("option", name=option, exact=isinstance(option, str)).click()
+    page.wait_for_timeout(500)
+    wait_idle(page)
 
 
 DEMO_DOCS = {

@@ -182,6 +182,25 @@ def subset(dataset: BeirDataset, max_queries: int | None = None, max_docs: int |
                    qrels={q: dataset.qrels[q] for q in query_ids}, subset=description)
 
 
+def sized_subset(dataset: BeirDataset, max_docs: int, max_queries: int | None = None, seed: int = 0) -> BeirDataset:
+    """A seeded subset of exactly ``max_docs`` documents (all of them if the corpus is smaller): judged
+    queries are kept, in seeded order, only while their relevant documents fit in half of it."""
+    if max_docs < 1:
+        raise ValueError(f"max_docs must be positive, got {max_docs}")
+    order = sorted(dataset.queries)
+    random.Random(seed).shuffle(order)
+    kept: list[str] = []
+    relevant: set[str] = set()
+    for query_id in order:
+        needed = relevant | set(dataset.qrels[query_id])
+        if len(needed) <= max(1, max_docs // 2) and (max_queries is None or len(kept) < max_queries):
+            kept.append(query_id)
+            relevant = needed
+    if not kept:
+        raise ValueError(f"no judged query of {dataset.name} has its relevant documents within {max_docs} documents")
+    return subset(dataset, max_docs=max_docs, seed=seed, query_ids=kept)
+
+
 def evaluate_encoder(encoder, dataset: BeirDataset, instruction: str | None = None, batch_size: int = 256,
                      cache: bool = True, progress: Progress | None = None) -> dict[str, float]:
     """nDCG@10, Recall@100, MRR@10, MAP@100 (and a few more) of an ``Encoder`` or a ``Retriever``

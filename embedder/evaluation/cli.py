@@ -26,6 +26,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a t
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
     app.add_typer(bench, name="bench")
+    app.command("compare-query")(compare_query_command)
 
 
 def print_results(results, as_json: bool, title: str) -> None:
@@ -148,3 +149,36 @@ def passkey_command(
     else:
         Console().print(passkey_table(results))
         typer.echo(f"plot: {image}")
+
+
+def compare_query_command(
+    path: Annotated[Path, typer.Argument(help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")],
+    query: Annotated[str, typer.Argument(help="the query")],
+    model: Annotated[list[str], typer.Option("--model", "-m", help="model spec (repeatable); `bm25` too")]
+    = ["minilm", "bm25"],  # noqa: B006
+    k: Annotated[int, typer.Option("-k", help="documents per model", min=1)] = 5,
+    max_docs: Annotated[int, typer.Option(help="seeded subset of exactly this many documents")] = 200,
+    split: SplitOpt = "test", seed: SeedOpt = 0, instruction: InstructionOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """One query through several models over the same corpus: each model's top-k side by side."""
+    from dataclasses import asdict
+
+    from .beir import load_beir, sized_subset
+    from .query import compare_query, no_hit_reason
+    from .runner import open_model
+
+    dataset = run_or_fail(sized_subset, run_or_fail(load_beir, path, split), max_docs, seed=seed)
+    models = [run_or_fail(open_model, spec) for spec in model]
+    runs = run_or_fail(compare_query, dataset, models, query, instruction or dataset.default_instruction(), k=k)
+    if as_json:
+        typer.echo(json.dumps([asdict(run) for run in runs], indent=2))
+        return
+    for run in runs:
+        how = "lexical" if run.lexical else f"{run.encoded_docs} documents encoded" if run.encoded_docs \
+            else "cached document vectors"
+        typer.echo(f"{run.model} ({run.wall_s:.2f}s, {how}; {len(dataset.corpus)} documents)")
+        if not run.ids:
+            typer.echo(f"  {no_hit_reason(run)}")
+        for rank, doc_id in enumerate(run.ids, 1):
+            title, text = dataset.corpus[doc_id]
+            typer.echo(f"  {rank:>2}. {run.scores[doc_id]:.3f}  {doc_id}  {(title or text)[:70]}")

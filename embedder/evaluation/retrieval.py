@@ -59,8 +59,15 @@ class DenseRetriever:
                               lambda texts: self.encoder.encode_queries(texts, instruction))
         return exact_search(list(dataset.queries), queries, list(dataset.corpus), docs, k)
 
+    def cache_file(self, dataset: BeirDataset):
+        return cache_path(self.encoder.name, dataset.fingerprint, max_length_of(self.encoder))
+
+    def has_cached_vectors(self, dataset: BeirDataset) -> bool:
+        """Whether this encoder's vectors of the dataset's corpus are on disk (nothing to encode)."""
+        return self.cache and self.cache_file(dataset).is_file()
+
     def document_vectors(self, dataset: BeirDataset) -> np.ndarray:
-        path = cache_path(self.encoder.name, dataset.fingerprint, max_length_of(self.encoder))
+        path = self.cache_file(dataset)
         cached = load_cached(path, len(dataset.corpus)) if self.cache else None
         self.cache_hit = cached is not None
         if cached is not None:

@@ -86,11 +86,14 @@ def run_beir(paths: Sequence[str | Path], models: Sequence, split: str = "test",
     """
     if not paths or not models:
         raise ValueError("run_beir needs at least one dataset path and one model")
+    report_runs = progress or (lambda _stage, _done, _total: None)
+    report_runs("loading datasets", 0, len(paths))
     datasets = load_datasets(paths, split, max_queries, max_docs, seed)
     results = []
     for spec in models:
         model = open_model(spec, max_length) if isinstance(spec, str) else spec
         for dataset in datasets:
+            report_runs(f"runs done ({model.name} on {dataset.label} next)", len(results), len(models) * len(datasets))
             report = prefixed(progress, f"{model.name} on {dataset.label}")
             results.append(evaluate_one(model, dataset, instruction, report, batch_size))
     if save:

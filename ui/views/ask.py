@@ -6,7 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from rag.answer import DEFAULT_CHAT_MODEL, ChatConfig, ask
-from ui.catalog import collection_infos, open_for_search, show_hit
+from ui.catalog import collection_infos, open_for_search
+from ui.hits import show_hit
 from ui.session import settings
 from ui.widgets import instruction_picker, mode_picker, readable_errors
 
@@ -52,4 +53,4 @@ if submitted:
             st.warning(answer.note)
         st.subheader("Passages")
         for number, hit in enumerate(answer.hits, 1):
-            show_hit(f"[{number}]", hit, infos[name].root)
+            show_hit(f"[{number}]", hit, question)

@@ -8,26 +8,34 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from embedder.evaluation.passkey import LENGTHS, run_passkey
+from embedder.evaluation.metrics import METRIC_NAMES
+from embedder.evaluation.passkey import LENGTHS, apply_long_context, run_passkey
+from embedder.evaluation.query import BATCH_DOCS
 from embedder.evaluation.report import HEADERS, export_results, present_columns
 from embedder.evaluation.results import Result, ResultStore
-from embedder.evaluation.runner import run_beir
+from embedder.evaluation.runner import open_model, run_beir
 from ui.corpora import beir_folders, splits_of
 from ui.resources import MODEL_CHOICES, get_encoder, get_models
 from ui.session import config, settings
 from ui.widgets import ProgressBar, readable_errors
 
+SCALED = {*METRIC_NAMES, "accuracy"}  # shown ×100, as in the README's tables and the BEIR papers
+
 
 def results_frame(results: list[Result]) -> pd.DataFrame:
+    """One row per result; metrics ×100, with ``×100`` in their headers."""
     columns = [c for c in present_columns(results) if c != "subset"]
     records = [r.to_dict() | {"dataset": r.dataset_label} for r in results]
-    return pd.DataFrame(records, columns=columns).rename(columns=HEADERS)
+    frame = pd.DataFrame(records, columns=columns)
+    scaled = [c for c in columns if c in SCALED]
+    frame[scaled] = (frame[scaled] * 100).round(1)
+    return frame.rename(columns={c: HEADERS.get(c, c) + (" ×100" if c in SCALED else "") for c in columns})
 
 
 def show_results(results: list[Result]) -> None:
     frame = results_frame(results)
     st.dataframe(frame, hide_index=True)
-    st.bar_chart(frame, x="model", y="nDCG@10", color="dataset", stack=False, horizontal=True)
+    st.bar_chart(frame, x="model", y="nDCG@10 ×100", color="dataset", stack=False, horizontal=True)
     formats = st.columns(3)
     for column, (fmt, mime) in zip(formats, (("csv", "text/csv"), ("markdown", "text/markdown"),
                                              ("json", "application/json"))):
@@ -57,7 +65,8 @@ def beir_form(folders: list[Path]) -> None:
         progress = ProgressBar("Loading datasets…")
         results = run_beir([config().data_root / name for name in names], get_models(specs), split=split,
                            max_queries=max_queries if use_subset else None,
-                           max_docs=max_docs if use_subset else None, seed=seed, progress=progress)
+                           max_docs=max_docs if use_subset else None, seed=seed, progress=progress,
+                           batch_size=BATCH_DOCS)
         progress.done(f"Done: {len(results)} results stored")
         st.session_state["beir_results"] = results
 
@@ -75,7 +84,8 @@ def beir_tab() -> None:
 
 
 def passkey_frame(results: list[Result]) -> pd.DataFrame:
-    return pd.DataFrame([{"model": r.model, "length": r.config["length"], "accuracy": r.metrics["accuracy"],
+    return pd.DataFrame([{"model": r.model, "length": r.config["length"],
+                          "accuracy ×100": round(r.metrics["accuracy"] * 100, 1),
                           "mean tokens": r.config.get("mean_tokens"), "truncated to": r.config.get("truncated_to"),
                           "wall s": r.wall_s} for r in results])
 
@@ -83,7 +93,17 @@ def passkey_frame(results: list[Result]) -> pd.DataFrame:
 def show_passkey(results: list[Result]) -> None:
     frame = passkey_frame(results)
     st.dataframe(frame, hide_index=True)
-    st.line_chart(frame, x="length", y="accuracy", color="model")
+    st.line_chart(frame, x="length", y="accuracy ×100", color="model")
+
+
+def passkey_encoder(spec: str, rope_theta: float | None, sliding_window: int | None):
+    """The shared encoder, or with RoPE base / window changed a private copy (the shared one stays as is)."""
+    if rope_theta is None and sliding_window is None:
+        return get_encoder(spec)
+    encoder = open_model(spec)
+    apply_long_context(encoder, rope_theta=rope_theta, sliding_window=None if sliding_window is None
+                       else int(sliding_window))
+    return encoder
 
 
 def passkey_tab() -> None:
@@ -94,17 +114,22 @@ def passkey_tab() -> None:
     with st.form("passkey"):
         model = st.selectbox("Model", choices, index=choices.index(current) if current in choices else 0)
         lengths = st.multiselect("Document lengths (tokens)", list(LENGTHS), default=list(LENGTHS[:2]))
-        count, seed = st.columns(2)
+        count, seed, rope, window = st.columns(4)
         candidates = count.number_input("Candidates per length", min_value=2, max_value=1000, value=100)
         seed = seed.number_input("Seed", min_value=0, value=0, key="passkey_seed")
+        rope_theta = rope.number_input("RoPE base (LLMs)", min_value=1.0, value=None, step=10_000.0,
+                                       placeholder="the model's own", help="e.g. 100000 to stretch the context")
+        sliding_window = window.number_input("Sliding window (tokens)", min_value=1, value=None, step=256,
+                                             placeholder="the model's own",
+                                             help="attention window, where the architecture has one")
         submitted = st.form_submit_button("Run passkey", type="primary")
     if submitted:
         with readable_errors("The passkey run"):
             if not lengths:
                 raise ValueError("pick at least one document length")
             progress = ProgressBar("Generating documents…")
-            results = run_passkey(get_encoder(model), sorted(lengths), candidates=int(candidates), seed=int(seed),
-                                  progress=progress)
+            results = run_passkey(passkey_encoder(model, rope_theta, sliding_window), sorted(lengths),
+                                  candidates=int(candidates), seed=int(seed), progress=progress)
             ResultStore().add(results)
             progress.done(f"Done: {len(results)} lengths stored")
             st.session_state["passkey_results"] = results

@@ -1,5 +1,6 @@
 """Index: a folder (inside the allowed roots only) into a collection with ``rag.indexer.index_folder``, as
-``e5 index`` does; the report of added/changed/removed/skipped files; refresh and delete collections."""
+``e5 index`` does, with the embedder chosen here for a new collection; the report of added, changed,
+removed and skipped files and hidden folders; refresh and delete collections."""
 
 from __future__ import annotations
 
@@ -13,17 +14,18 @@ from rag.indexer import IndexReport, index_folder
 from rag.manage import remove_collection
 from ui.catalog import collection_infos, spec_for
 from ui.paths import resolve_allowed
-from ui.resources import get_encoder
-from ui.session import config
+from ui.resources import MODEL_CHOICES, get_encoder
+from ui.session import config, settings
 from ui.widgets import ProgressBar, readable_errors
 
 REPORT_KEY, FLASH_KEY = "index_report", "index_flash"
 
 
-def run_index(root: Path, name: str, index_config: IndexConfig | None, scan: ScanConfig) -> None:
-    """Index with the collection's own model (this session's for a new one), showing the estimate live."""
+def run_index(root: Path, name: str, index_config: IndexConfig | None, scan: ScanConfig,
+              spec: str | None = None) -> None:
+    """Index with the collection's own model (``spec`` for a new one), showing the estimate live."""
     check_collection_name(name)
-    spec = spec_for(name)
+    spec = spec if spec and name not in collection_infos() else spec_for(name)
     encoder = get_encoder(spec)
     with st.status(f"Indexing {root} into {name!r} with {spec}…", expanded=True) as status:
         report = index_folder(root, encoder, collection=name, config=index_config, scan=scan, spec=spec,
@@ -33,8 +35,17 @@ def run_index(root: Path, name: str, index_config: IndexConfig | None, scan: Sca
     st.rerun()  # redraw the collection list with the new state
 
 
+def embedder_choices() -> list[str]:
+    """Encoders a collection can be built with: the presets, and this session's model if it is another."""
+    return list(dict.fromkeys([*(spec for spec in MODEL_CHOICES if spec != "bm25"), settings().model]))
+
+
 def show_report(report: IndexReport) -> None:
     st.success(report.summary())
+    if report.hidden:
+        st.warning(f"{len(report.hidden)} hidden folder{'s' if len(report.hidden) != 1 else ''} left out: "
+                   + ", ".join(f"`{folder}`" for folder in report.hidden)
+                   + ". Tick 'Include hidden files and folders' and index again to include them.")
     if report.skipped:
         st.warning(f"{len(report.skipped)} file{'s' if len(report.skipped) != 1 else ''} skipped")
         st.dataframe(pd.DataFrame([(s.rel, s.reason) for s in report.skipped], columns=["file", "reason"]),
@@ -53,6 +64,11 @@ def index_form() -> None:
     with st.form("index"):
         folder = st.text_input("Folder", placeholder=str(roots[0]))
         name = st.text_input("Collection name", placeholder="default: the folder's name")
+        choices = embedder_choices()
+        spec = st.selectbox("Embedder for a new collection (an existing one keeps its own)", choices,
+                            index=choices.index(settings().model),
+                            help="minilm is quick on a CPU; default is the project's LLM embedder (slower).")
+        hidden = st.checkbox("Include hidden files and folders (names starting with '.')")
         with st.expander("Options"):
             st.caption("Chunking and the FAISS index are fixed when a collection is created.")
             tokens, overlap, factory = st.columns(3)
@@ -61,7 +77,6 @@ def index_form() -> None:
                                                   placeholder="an eighth of a chunk")
             faiss_factory = factory.text_input("FAISS index", value=IndexConfig.factory, help="Flat, HNSW32, …")
             excludes = st.text_input("Exclude (globs, comma-separated)", placeholder="*.log, build/*")
-            hidden = st.checkbox("Include hidden files and folders")
             max_mb = st.number_input("Skip files larger than (MB)", min_value=0.1, value=5.0)
         submitted = st.form_submit_button("Index", type="primary")
     if submitted:
@@ -74,7 +89,7 @@ def index_form() -> None:
                                        factory=faiss_factory.strip()) if new else None
             scan = ScanConfig(max_file_bytes=int(max_mb * 1e6), include_hidden=hidden, allowed_roots=roots,
                               excludes=tuple(g.strip() for g in excludes.split(",") if g.strip()))
-            run_index(root, name, index_config, scan)
+            run_index(root, name, index_config, scan, spec)
 
 
 def manage_collections() -> None:
@@ -83,10 +98,12 @@ def manage_collections() -> None:
     if not infos:
         st.info("No collections yet.")
         return
-    st.dataframe(pd.DataFrame([{"name": i.name, "model": i.model, "spec": i.spec, "documents": i.documents,
-                                "chunks": i.chunks, "folder": i.root, "updated": i.updated,
-                                "index MB": round(i.index_bytes / 1e6, 2)} for i in infos.values()]),
-                 hide_index=True)
+    st.dataframe(pd.DataFrame([{"name": i.name, "spec": i.spec, "model": i.model, "documents": i.documents,
+                                "chunks": i.chunks, "index MB": round(i.index_bytes / 1e6, 2),
+                                "updated": i.updated, "folder": i.root} for i in infos.values()]),
+                 hide_index=True, width="stretch",
+                 column_config={"updated": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                                "folder": st.column_config.TextColumn(width="large")})
     name = st.selectbox("Collection", list(infos), key="manage_name")
     refresh, delete = st.columns(2)
     if refresh.button("Refresh (re-index new and changed files)"):
