@@ -26,7 +26,7 @@ def test_a_query_returns_ranked_hits_from_the_demo_collection():
     assert not at.exception and not at.error
     headers = [m.value for m in at.markdown if m.value.startswith("**")]
     assert headers[0].startswith("**1. Vector store**") and "`docs/store.md`" in headers[0]
-    assert "dense · cosine similarity" in headers[0]
+    assert "dense #1 · lexical #1 · fused score" in headers[0]  # the demo collection searches hybrid by default
     bodies = [m.value for m in at.markdown if not m.value.startswith("**")]
     assert bodies[0].startswith("# Vector store\n\nThe vectors live in a FAISS index")  # Markdown, rendered
 
@@ -87,5 +87,6 @@ def test_hits_name_the_retriever_and_its_rank_when_hybrid_search_provides_them()
         dense_rank: int | None
         lexical_rank: int | None
 
-    assert retriever_note(HybridHit(0.03, 2, None)) == "dense #2"
-    assert retriever_note(HybridHit(0.03, 1, 4)) == "dense #1 · lexical #4"
+    assert retriever_note(HybridHit(0.03, 2, None)) == "dense #2 · cosine similarity 0.030"
+    assert retriever_note(HybridHit(0.03, 1, 4)) == "dense #1 · lexical #4 · fused score 0.030"
+    assert retriever_note(HybridHit(0.03, None, 3)) == "lexical #3 · score 0.030"

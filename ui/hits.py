@@ -86,10 +86,13 @@ def balanced_fences(markdown: str) -> str:
 
 
 def retriever_note(hit: Hit) -> str:
-    """Which retriever found the hit, with its rank in each list where the hit carries them (hybrid search)."""
-    ranks = [f"{name} #{rank}" for name, rank in (("dense", getattr(hit, "dense_rank", None)),
-                                                  ("lexical", getattr(hit, "lexical_rank", None))) if rank]
-    return " · ".join(ranks) if ranks else f"dense · cosine similarity {hit.score:.3f}"
+    """Which retriever found the hit, its rank in each list the hit carries, and what its score is."""
+    dense, lexical = getattr(hit, "dense_rank", None), getattr(hit, "lexical_rank", None)
+    if dense and lexical:
+        return f"dense #{dense} · lexical #{lexical} · fused score {hit.score:.3f}"
+    if lexical:
+        return f"lexical #{lexical} · score {hit.score:.3f}"
+    return f"dense{f' #{dense}' if dense else ''} · cosine similarity {hit.score:.3f}"
 
 
 def show_text(kind: str, language: str | None, text: str) -> None:
