@@ -11,8 +11,8 @@ from trainer.collate import Collator
 from trainer.config import ModelConfig, OptimConfig, SourceConfig, TrainConfig
 from trainer.data import Example
 from trainer.model import build_model, trainable_parameters
-from trainer.step import backward_grad_cache, backward_plain
-from trainer.train import make_optimizer, train
+from trainer.step import backward_grad_cache, backward_plain, make_optimizer
+from trainer.train import train
 
 NO_AUTOCAST = contextlib.nullcontext
 

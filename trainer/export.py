@@ -5,15 +5,23 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from embedder.registry import EMBEDDER_CONFIG_FILE
 
 from .config import TrainConfig
 
-if TYPE_CHECKING:
-    from .train import TrainResult
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run produced: where the adapter is, steps done, last loss, total wall time, data counts."""
+
+    adapter_dir: Path
+    steps: int
+    final_loss: float
+    wall_seconds: float
+    data_counts: dict
 
 
 def embedder_settings(config: TrainConfig) -> dict:

@@ -1,4 +1,5 @@
-"""One contrastive step's forward and backward, plain or with GradCache (Gao et al. 2021).
+"""One optimisation step: the contrastive forward and backward, plain or with GradCache (Gao et al.
+2021), and the ``StepRunner`` that updates, checkpoints and exports around it.
 
 GradCache encodes the batch chunk by chunk without a graph (but for the smallest chunk), takes the
 loss and its gradient with respect to the embeddings, back-propagates the smallest chunk's share,
@@ -10,12 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
+from .checkpoint import load_checkpoint, save_checkpoint
 from .collate import Batch, Teacher
-from .distributed import gather_with_grad, max_over_processes
+from .config import TrainConfig
+from .distributed import gather_with_grad, max_over_processes, sum_gradients, world
+from .export import TrainResult, export_adapter
 from .loss import info_nce, info_nce_distilled
 from .model import encode
 
@@ -117,3 +123,67 @@ def embedding_gradients(reps: list[torch.Tensor], n_query_chunks: int, temperatu
                             teacher)
     loss.backward()
     return float(loss.detach()), [leaf.grad for leaf in leaves]
+
+
+def autocast_for(device: torch.device, enabled: bool):
+    """bf16 autocast on GPUs when mixed precision is on; fp32 elsewhere (bf16 is slow on CPU)."""
+    if enabled and device.type == "cuda":
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig):
+    """AdamW with linear warmup then linear decay to zero at ``max_steps``."""
+    from transformers import get_linear_schedule_with_warmup
+
+    optimizer = torch.optim.AdamW(params, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
+    scheduler = get_linear_schedule_with_warmup(optimizer, config.optim.warmup_steps, config.optim.max_steps)
+    return optimizer, scheduler
+
+
+class StepRunner:
+    """One optimisation step (seeded dropout, plain or GradCache backward, gradient sum, clip, update),
+    checkpoints and export; every process calls each method (``trainer.zero`` subclasses it)."""
+
+    def __init__(self, model, params, optimizer, scheduler, config: TrainConfig, device: torch.device,
+                 encoder: torch.nn.Module | None = None):
+        self.model, self.params, self.optimizer, self.scheduler = model, params, optimizer, scheduler
+        self.encoder = model if encoder is None else encoder  # what the step runs: the model or its PrefixModel
+        self.config = config
+        self.autocast = autocast_for(device, config.mixed_precision)
+
+    def run(self, step: int, batch: Batch) -> tuple[float, float]:
+        """Returns ``(loss, seconds)``; dropout is seeded by the step so a resumed run is identical."""
+        started = time.time()
+        torch.manual_seed(self.config.seed * 1_000_003 + step)
+        optim = self.config.optim
+        if optim.chunk_size:
+            loss = backward_grad_cache(self.encoder, batch, optim.temperature, optim.chunk_size, self.autocast,
+                                       self.backward)
+        else:
+            loss = backward_plain(self.encoder, batch, optim.temperature, self.autocast, self.backward)
+        self.update()
+        return loss, time.time() - started
+
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
+
+    def update(self) -> None:
+        """Sum gradients over processes, clip, step optimiser and schedule, clear gradients."""
+        sum_gradients(self.params)
+        if self.config.optim.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.params, self.config.optim.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def save(self, folder: Path, step: int, wall_seconds: float) -> None:
+        if world()[0] == 0:
+            save_checkpoint(folder, self.model, self.optimizer, self.scheduler, step, wall_seconds)
+
+    def load(self, folder: Path) -> tuple[int, float]:
+        return load_checkpoint(folder, self.model, self.optimizer, self.scheduler)
+
+    def export(self, config: TrainConfig, result: TrainResult) -> None:
+        if world()[0] == 0:
+            export_adapter(self.model, config, result)

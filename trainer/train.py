@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import time
@@ -16,27 +15,16 @@ from tqdm.auto import tqdm
 from embedder.loading import pick_device
 from embedder.prompts import get_template
 
-from .checkpoint import load_checkpoint, save_checkpoint
 from .collate import Batch, Collator, bucketed_batches
 from .config import TrainConfig
 from .data import Example
-from .distributed import init_from_env, sum_gradients, world
+from .distributed import init_from_env, world
+from .export import TrainResult
 from .mixing import build_dataset
 from .model import build_model, trainable_parameters
 from .prefix import HiddenStateCache, PrefixModel
-from .step import backward_grad_cache, backward_plain
+from .step import StepRunner, make_optimizer
 from .teacher import TeacherScorer
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What a run produced: where the adapter is, steps done, last loss, total wall time, data counts."""
-
-    adapter_dir: Path
-    steps: int
-    final_loss: float
-    wall_seconds: float
-    data_counts: dict
 
 
 def batch_schedule(examples: list[Example], config: TrainConfig) -> list[list[int]]:
@@ -53,13 +41,6 @@ def batch_schedule(examples: list[Example], config: TrainConfig) -> list[list[in
         schedule += epoch_batches
         epoch += 1
     return schedule[rank:needed:size]
-
-
-def autocast_for(device: torch.device, enabled: bool):
-    """bf16 autocast on GPUs when mixed precision is on; fp32 elsewhere (bf16 is slow on CPU)."""
-    if enabled and device.type == "cuda":
-        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext
 
 
 def train(config: TrainConfig, progress: bool = True, stop_after: int | None = None) -> TrainResult:
@@ -111,25 +92,30 @@ def setup(config: TrainConfig) -> Run:
     """Process group, seeds, data, model, optimiser and schedule (in a DeepSpeed engine if configured)."""
     device = init_from_env(pick_device(config.device))
     if config.deepspeed:
-        from .zero import engine_settings, zero_setup
+        from .zero import zero_builder
 
-        settings = engine_settings(config, device)  # before the data: a missing install or bad JSON fails at once
+        build = zero_builder(config, device)  # before the data: a missing install or bad JSON fails at once
+    else:
+        build = plain_setup
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     examples, counts = build_dataset(config.data, config.leak, config.seed)
-    if config.deepspeed:
-        model, tokenizer, optimizer, scheduler, steps = zero_setup(config, device, settings)
-    else:
-        model, tokenizer = build_model(config.model)
-        model.to(device).train()
-        params = trainable_parameters(model)
-        optimizer, scheduler = make_optimizer(params, config)
-        steps = StepRunner(model, params, optimizer, scheduler, config, device, forward_model(model, config))
+    model, tokenizer, optimizer, scheduler, steps = build(config, device)
     collator = Collator(tokenizer, get_template(config.model.template), config.model.query_max_length,
                         config.model.doc_max_length)
     teacher = TeacherScorer(config.distill) if config.distill.teacher else None
     return Run(examples, counts, model, collator, optimizer, scheduler, steps, device, teacher)
+
+
+def plain_setup(config: TrainConfig, device: torch.device):
+    """``(model, tokenizer, optimizer, scheduler, steps)`` on one device (or plain DDP), no DeepSpeed."""
+    model, tokenizer = build_model(config.model)
+    model.to(device).train()
+    params = trainable_parameters(model)
+    optimizer, scheduler = make_optimizer(params, config)
+    steps = StepRunner(model, params, optimizer, scheduler, config, device, forward_model(model, config))
+    return model, tokenizer, optimizer, scheduler, steps
 
 
 def forward_model(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
@@ -182,65 +168,6 @@ def run_steps(run: Run, config: TrainConfig, step: int, last: int, progress: boo
 
                 logger.write(step=step, **{f"dev {k}": v for k, v in dev_evaluate(checkpoint, config).items()})
     return loss
-
-
-def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig):
-    """AdamW with linear warmup then linear decay to zero at ``max_steps``."""
-    from transformers import get_linear_schedule_with_warmup
-
-    optimizer = torch.optim.AdamW(params, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
-    scheduler = get_linear_schedule_with_warmup(optimizer, config.optim.warmup_steps, config.optim.max_steps)
-    return optimizer, scheduler
-
-
-class StepRunner:
-    """One optimisation step (seeded dropout, plain or GradCache backward, gradient sum, clip, update),
-    checkpoints and export; every process calls each method (``trainer.zero`` subclasses it)."""
-
-    def __init__(self, model, params, optimizer, scheduler, config: TrainConfig, device: torch.device,
-                 encoder: torch.nn.Module | None = None):
-        self.model, self.params, self.optimizer, self.scheduler = model, params, optimizer, scheduler
-        self.encoder = model if encoder is None else encoder  # what the step runs: the model or its PrefixModel
-        self.config = config
-        self.autocast = autocast_for(device, config.mixed_precision)
-
-    def run(self, step: int, batch: Batch) -> tuple[float, float]:
-        """Returns ``(loss, seconds)``; dropout is seeded by the step so a resumed run is identical."""
-        started = time.time()
-        torch.manual_seed(self.config.seed * 1_000_003 + step)
-        optim = self.config.optim
-        if optim.chunk_size:
-            loss = backward_grad_cache(self.encoder, batch, optim.temperature, optim.chunk_size, self.autocast,
-                                       self.backward)
-        else:
-            loss = backward_plain(self.encoder, batch, optim.temperature, self.autocast, self.backward)
-        self.update()
-        return loss, time.time() - started
-
-    def backward(self, loss: torch.Tensor) -> None:
-        loss.backward()
-
-    def update(self) -> None:
-        """Sum gradients over processes, clip, step optimiser and schedule, clear gradients."""
-        sum_gradients(self.params)
-        if self.config.optim.max_grad_norm:
-            torch.nn.utils.clip_grad_norm_(self.params, self.config.optim.max_grad_norm)
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-
-    def save(self, folder: Path, step: int, wall_seconds: float) -> None:
-        if world()[0] == 0:
-            save_checkpoint(folder, self.model, self.optimizer, self.scheduler, step, wall_seconds)
-
-    def load(self, folder: Path) -> tuple[int, float]:
-        return load_checkpoint(folder, self.model, self.optimizer, self.scheduler)
-
-    def export(self, config: TrainConfig, result: TrainResult) -> None:
-        if world()[0] == 0:
-            from .export import export_adapter
-
-            export_adapter(self.model, config, result)
 
 
 def last_logged_loss(folder: Path) -> float:

@@ -12,6 +12,7 @@ weights are gathered from all processes to export the adapter.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ from .config import TrainConfig
 from .distributed import world
 from .export import export_adapter
 from .model import build_model, trainable_parameters
-from .train import StepRunner, make_optimizer
+from .step import StepRunner, make_optimizer
 
 INSTALL_HINT = 'DeepSpeed is not installed: pip install -e ".[deepspeed]" (or pip install deepspeed)'
 CHECKPOINT_TAG = "zero"
@@ -111,6 +112,11 @@ def engine_settings(config: TrainConfig, device: torch.device) -> dict:
     join_process_group(require_deepspeed(), device)
     hidden = AutoConfig.from_pretrained(resolve_model(config.model.model)).hidden_size
     return read_config(config, world()[1], hidden, device)
+
+
+def zero_builder(config: TrainConfig, device: torch.device):
+    """``zero_setup`` with the engine settings read and checked now (so a bad JSON fails before the data)."""
+    return functools.partial(zero_setup, settings=engine_settings(config, device))
 
 
 def zero_setup(config: TrainConfig, device: torch.device, settings: dict):
