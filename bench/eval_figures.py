@@ -18,7 +18,8 @@ from pathlib import Path
 from embedder.evaluation.passkey import parse_lengths, run_passkey
 from embedder.evaluation.report import export_results
 from embedder.evaluation.results import ResultStore
-from embedder.evaluation.runner import open_model, run_beir
+from embedder.evaluation.runner import run_beir
+from embedder.registry import load_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -38,7 +39,7 @@ def main() -> None:
     print(export_results(results, "markdown"))
     print(f"BEIR wall time: {time.perf_counter() - started:.0f} s (model loading included)\n")
     if args.passkey:
-        passkey = run_passkey(open_model("default"), parse_lengths(args.passkey))
+        passkey = run_passkey(load_model("default"), parse_lengths(args.passkey))
         ResultStore().add(passkey)
         for result in passkey:
             cut = f" (truncated to {result.config['truncated_to']})" if result.config["truncated_to"] else ""

@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from embedder.evaluation.beir import load_beir, subset
+from embedder.datasets import load_beir, subset
 from embedder.evaluation.bm25 import BM25Retriever
 from embedder.evaluation.hybrid import HybridRetriever, fuse_runs
 from embedder.evaluation.metrics import evaluate_run
 from embedder.evaluation.retrieval import DenseRetriever
-from embedder.evaluation.runner import open_model
 from embedder.fusion import FusionConfig
+from embedder.registry import load_model
 from trainer.config import load_config
 from trainer.dev import holdout_dataset
 
@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
 
     bm25 = BM25Retriever()
-    hybrids = {spec: HybridRetriever(DenseRetriever(open_model(spec, args.max_length)), bm25)
+    hybrids = {spec: HybridRetriever(DenseRetriever(load_model(spec, args.max_length)), bm25)
                for spec in args.encoders.split(",")}
     dev = dev_sets(args.max_queries, args.max_docs)
     dev_runs = runs(hybrids, dev)

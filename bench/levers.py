@@ -31,10 +31,10 @@ from pathlib import Path
 
 import tomllib
 
-from embedder.evaluation.beir import BeirDataset, evaluate_encoder, load_beir, subset
+from embedder.datasets import BeirDataset, load_beir, subset
 from embedder.evaluation.devsets import StsPairs, pairs_retrieval_set, read_sts_pairs, sts_spearman
-from embedder.evaluation.runner import open_model
-from embedder.registry import adapter_config, load_encoder
+from embedder.evaluation.retrieval import evaluate_encoder
+from embedder.registry import adapter_config, load_encoder, load_model
 from trainer.config import load_config
 from trainer.dev import holdout_dataset
 
@@ -135,7 +135,7 @@ def quiet(encoder):
 
 def candidates(args: argparse.Namespace) -> list[tuple[str, str, dict, Callable]]:
     """``(lever, model label, training facts, loader)`` for every row to measure in this run."""
-    rows = [(BASELINES.get(spec, "as shipped"), spec, {}, lambda spec=spec: open_model(spec, args.max_length))
+    rows = [(BASELINES.get(spec, "as shipped"), spec, {}, lambda spec=spec: load_model(spec, args.max_length))
             for spec in filter(None, args.models.split(","))]
     if args.zero_shot:
         rows += [(f"zero-shot, {template}", f"base, first {k}", {},

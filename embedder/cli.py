@@ -1,9 +1,7 @@
-"""The ``e5`` command line: one command per library function (the Streamlit app calls the same ones)."""
+"""Commands of this package for the ``e5`` CLI: models, embed, serve (each one library function)."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,14 +10,16 @@ import typer
 
 from .console import fail, open_encoder, run_or_fail
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
-                  help="LLM-based text embeddings and retrieval (E5-mistral recipe).")
-
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="model spec; see `e5 models`")]
 AdapterOpt = Annotated[str | None, typer.Option(help="LoRA adapter folder (LLM models)")]
 
 
-@app.command()
+def register(app: typer.Typer) -> None:
+    """Add this package's commands to the root app."""
+    for command in (models, embed, serve):
+        app.command()(command)
+
+
 def models() -> None:
     """List the model specs accepted by --model everywhere."""
     from .registry import MODELS
@@ -28,7 +28,6 @@ def models() -> None:
         typer.echo(f"{spec:<20} {description}")
 
 
-@app.command()
 def embed(
     input: Annotated[Path | None, typer.Argument(help="file with one text per line (default: stdin)")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write here; .npy for NumPy")] = None,
@@ -54,7 +53,6 @@ def embed(
     write_vectors(embed_texts(encoder, texts, instruction=instruction), output, sys.stdout)
 
 
-@app.command()
 def serve(
     model: ModelOpt = "default",
     adapter: AdapterOpt = None,
@@ -69,7 +67,7 @@ def serve(
     """Serve an encoder over an OpenAI-compatible HTTP API (/v1/embeddings, /v1/models, /v1/chat/completions)."""
     import uvicorn
 
-    from .server import check_exposure, create_app
+    from .serving.server import check_exposure, create_app
 
     run_or_fail(check_exposure, host, api_key, insecure)
     encoder = open_encoder(model, adapter=adapter)
@@ -78,14 +76,10 @@ def serve(
 
 
 def chat_routes(chat_model: str | None):
-    """Routes for the local chat endpoint, when the chat module is present and not disabled."""
-    if chat_model == "none" or importlib.util.find_spec("embedder.chat") is None:
+    """Routes for the local chat endpoint, unless disabled with ``none``."""
+    if chat_model == "none":
         return None
-    from .chat import add_chat_routes
+    from .serving.chat import add_chat_routes
 
     return lambda api: add_chat_routes(api, chat_model)
 
-
-# Commands of the other packages, each registering its own on this app.
-for _module in ("rag.cli", "trainer.cli", "trainer.synth.cli", "embedder.evaluation.cli"):
-    importlib.import_module(_module).register(app)

@@ -1,4 +1,5 @@
-"""Model specs, the same everywhere (CLI, UI, server, benchmarks), mapped onto encoder backends.
+"""Model specs, the same everywhere (CLI, UI, server, benchmarks): one table of spec -> description and
+constructor.
 
 ``default``          the project's embedder: SmolLM2-135M + the adapter committed under
                      ``embedder/adapters/default`` (the bare base model, PromptEOL template, if absent)
@@ -6,32 +7,28 @@
 ``base-prompteol``   SmolLM2-135M-Instruct zero-shot with the PromptEOL template
 ``minilm``           all-MiniLM-L6-v2 (sentence-transformers baseline)
 ``hash``             feature-hashing bag of words (instant, lexical; tests and demos)
+``bm25``             BM25 retriever (benchmarks only: it ranks a dataset, it does not embed)
 ``openai:<model>``   OpenAI or any OpenAI-compatible endpoint (``OPENAI_BASE_URL``)
+``hybrid:<spec>``    BM25 fused with that encoder (benchmarks only)
 anything else        a Hugging Face causal LM id or local folder
+
+``load_encoder`` builds the encoders; ``load_model`` builds anything the benchmarks rank with.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .protocol import Encoder
 from .settings import EmbedderConfig
 
 DEFAULT_ADAPTER = Path(__file__).with_name("adapters") / "default"
 EMBEDDER_CONFIG_FILE = "embedder.json"  # written by the trainer beside every adapter
-
-MODELS: dict[str, str] = {
-    "default": "the project's embedder: SmolLM2-135M-Instruct + the trained LoRA adapter",
-    "base": "SmolLM2-135M-Instruct zero-shot, paper recipe (instruction + EOS, last token)",
-    "base-prompteol": "SmolLM2-135M-Instruct zero-shot, PromptEOL template",
-    "minilm": "all-MiniLM-L6-v2 (sentence-transformers baseline, 384-d)",
-    "hash": "feature-hashing bag of words (lexical, no model; for tests and demos)",
-    "openai:<model>": "OpenAI embeddings or any OpenAI-compatible endpoint (OPENAI_BASE_URL)",
-    "<hf-id or folder>": "any Hugging Face causal LM, e.g. intfloat/e5-mistral-7b-instruct on a GPU",
-}
-
 
 def adapter_config(adapter: str | Path) -> dict:
     """The embedder settings saved beside an adapter by the trainer (template, depth, length)."""
@@ -59,28 +56,111 @@ def llm_config(spec: str, adapter: str | None = None) -> EmbedderConfig:
     return EmbedderConfig(model=spec, **{k: v for k, v in saved.items() if k in ("template", "num_layers")})
 
 
+LLM_OPTIONS = "llm"  # ``EmbedderConfig`` fields (adapter, device, max_length, ...)
+API_OPTIONS = "api"  # ``dimensions``, ``base_url``, ``api_key``
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One row of the registry: what a spec is, how to build it, which overrides its backend takes."""
+
+    description: str
+    build: Callable[[str, dict], Any]  # (spec as given, overrides) -> Encoder or Retriever
+    options: str | None = None  # LLM_OPTIONS, API_OPTIONS or None (takes none)
+    encoder: bool = True  # False: a retriever for the benchmarks, not an embedder
+
+
+def _llm(spec: str, overrides: dict) -> Encoder:
+    from .backends.llm import LLMEncoder
+
+    return LLMEncoder(dataclasses.replace(llm_config(spec, overrides.get("adapter")), **overrides))
+
+
+def _minilm(spec: str, overrides: dict) -> Encoder:
+    from .backends.sentence_transformer import SentenceTransformerEncoder, minilm_path
+
+    return SentenceTransformerEncoder(minilm_path(), name="minilm")
+
+
+def _hash(spec: str, overrides: dict) -> Encoder:
+    from .backends.hashing import HashingEncoder
+
+    return HashingEncoder()
+
+
+def _openai(spec: str, overrides: dict) -> Encoder:
+    from .backends.openai_api import OpenAIEncoder
+
+    return OpenAIEncoder(spec.removeprefix(OPENAI_PREFIX), **overrides)
+
+
+def _bm25(spec: str, overrides: dict):
+    from .evaluation.bm25 import BM25Retriever
+
+    return BM25Retriever()
+
+
+def _hybrid(spec: str, overrides: dict):
+    from .evaluation.hybrid import HybridRetriever
+    from .evaluation.retrieval import DenseRetriever
+
+    return HybridRetriever(DenseRetriever(load_encoder(spec.removeprefix(HYBRID_PREFIX), **overrides)))
+
+
+OPENAI_PREFIX, HYBRID_PREFIX = "openai:", "hybrid:"
+ANY_LLM = "<hf-id or folder>"
+
+REGISTRY: dict[str, ModelSpec] = {
+    "default": ModelSpec("the project's embedder: SmolLM2-135M-Instruct + the trained LoRA adapter", _llm, LLM_OPTIONS),
+    "base": ModelSpec("SmolLM2-135M-Instruct zero-shot, paper recipe (instruction + EOS, last token)", _llm,
+                      LLM_OPTIONS),
+    "base-prompteol": ModelSpec("SmolLM2-135M-Instruct zero-shot, PromptEOL template", _llm, LLM_OPTIONS),
+    "minilm": ModelSpec("all-MiniLM-L6-v2 (sentence-transformers baseline, 384-d)", _minilm),
+    "hash": ModelSpec("feature-hashing bag of words (lexical, no model; for tests and demos)", _hash),
+    "bm25": ModelSpec("BM25 (bm25s, Lucene scoring; a retriever for the benchmarks, not an embedder)", _bm25,
+                      encoder=False),
+    f"{OPENAI_PREFIX}<model>": ModelSpec("OpenAI embeddings or any OpenAI-compatible endpoint (OPENAI_BASE_URL)",
+                                         _openai, API_OPTIONS),
+    f"{HYBRID_PREFIX}<spec>": ModelSpec("BM25 fused with that encoder (benchmarks; e.g. hybrid:minilm)", _hybrid,
+                                        encoder=False),
+    ANY_LLM: ModelSpec("any Hugging Face causal LM, e.g. intfloat/e5-mistral-7b-instruct on a GPU", _llm,
+                       LLM_OPTIONS),
+}
+MODELS: dict[str, str] = {spec: entry.description for spec, entry in REGISTRY.items()}
+
+
+def lookup(spec: str) -> ModelSpec:
+    """The registry row a spec falls under: its own, its prefix's (``openai:``, ``hybrid:``), else any LLM."""
+    if spec in REGISTRY:
+        return REGISTRY[spec]
+    for prefix in (OPENAI_PREFIX, HYBRID_PREFIX):
+        if spec.startswith(prefix):
+            if not spec.removeprefix(prefix):
+                raise ValueError(f"model spec {spec!r} names nothing after {prefix!r}")
+            return REGISTRY[next(key for key in REGISTRY if key.startswith(prefix))]
+    return REGISTRY[ANY_LLM]
+
+
 def is_llm_spec(spec: str) -> bool:
     """Whether a spec is served by the LLM backend (and so takes ``EmbedderConfig`` overrides)."""
-    return spec not in ("minilm", "hash") and not spec.startswith("openai:")
+    return lookup(spec).options == LLM_OPTIONS
 
 
 def load_encoder(spec: str = "default", **overrides) -> Encoder:
     """Build the encoder a spec names; ``overrides`` set ``EmbedderConfig`` fields of LLM backends
     (``None`` values are ignored) or ``dimensions``/``base_url`` of ``openai:`` ones."""
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    if spec == "minilm":
-        from .backends.sentence_transformer import SentenceTransformerEncoder, minilm_path
+    entry = lookup(spec)
+    if not entry.encoder:
+        raise ValueError(f"{spec!r} ranks datasets in the benchmarks but does not embed text; "
+                         "choose an encoder (see `e5 models`)")
+    return entry.build(spec, {k: v for k, v in overrides.items() if v is not None})
 
-        return SentenceTransformerEncoder(minilm_path(), name="minilm")
-    if spec == "hash":
-        from .backends.hashing import HashingEncoder
 
-        return HashingEncoder()
-    if spec.startswith("openai:"):
-        from .backends.openai_api import OpenAIEncoder
-
-        return OpenAIEncoder(spec.removeprefix("openai:"), **overrides)
-    from .backends.llm import LLMEncoder
-
-    config = dataclasses.replace(llm_config(spec, overrides.get("adapter")), **overrides)
-    return LLMEncoder(config)
+def load_model(spec: str, max_length: int | None = None, **overrides):
+    """Anything the benchmarks rank with: an encoder, the BM25 retriever, or ``hybrid:<spec>`` (BM25 fused
+    with that encoder by the default ``FusionConfig``); ``max_length`` applies to LLMs."""
+    inner = spec.removeprefix(HYBRID_PREFIX) if spec.startswith(HYBRID_PREFIX) else spec
+    if max_length and is_llm_spec(inner):
+        overrides["max_length"] = max_length
+    entry = lookup(spec)
+    return entry.build(spec, {k: v for k, v in overrides.items() if v is not None})

@@ -13,9 +13,9 @@ import uvicorn
 from sqlalchemy import select
 from transformers import AutoTokenizer
 
-from embedder.chat import add_chat_routes
 from embedder.cli import chat_routes
-from embedder.server import create_app
+from embedder.serving.chat import add_chat_routes
+from embedder.serving.server import create_app
 from trainer.synth.config import EndpointConfig, SynthConfig
 from trainer.synth.pipeline import run_synth
 from trainer.synth.report import synth_stats

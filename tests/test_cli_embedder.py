@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 from typer.testing import CliRunner
 
-from embedder.cli import app
+from ui.cli import app
 
 runner = CliRunner()
 
@@ -52,7 +52,7 @@ def test_serve_runs_as_a_process_on_loopback():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "embedder", "serve", "-m", "hash", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "ui.cli", "serve", "-m", "hash", "--port", str(port),
                                 "--chat-model", "none"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from embedder.backends.openai_api import OpenAIEncoder
-from embedder.server import Limits, create_app
+from embedder.serving.server import Limits, create_app
 
 
 @pytest.fixture

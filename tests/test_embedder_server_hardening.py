@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from embedder.backends.openai_api import OpenAIEncoder
-from embedder.chat import add_chat_routes
-from embedder.server import Limits, check_exposure, create_app
+from embedder.serving.chat import add_chat_routes
+from embedder.serving.server import Limits, check_exposure, create_app
 
 KEY = "s3cret-key"
 
@@ -129,7 +129,7 @@ def test_listening_beyond_loopback_needs_a_key_or_insecure(host, key, insecure, 
 
 
 def serve(*args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "embedder", "serve", "-m", "hash", "--chat-model", "none", *args],
+    return subprocess.Popen([sys.executable, "-m", "ui.cli", "serve", "-m", "hash", "--chat-model", "none", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
 
 

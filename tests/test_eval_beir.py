@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from embedder.evaluation.beir import BeirDataset, evaluate_encoder, load_beir, save_beir, subset
+from embedder.datasets import BeirDataset, load_beir, save_beir, subset
 from embedder.evaluation.bm25 import BM25Retriever
 from embedder.evaluation.metrics import evaluate_run
-from embedder.evaluation.retrieval import DenseRetriever
+from embedder.evaluation.retrieval import DenseRetriever, evaluate_encoder
 
 DOCS = {
     "d1": ("Penguins", "penguins are flightless birds living in antarctica"),

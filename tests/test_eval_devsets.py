@@ -7,8 +7,8 @@ import json
 import pytest
 
 from embedder.backends.hashing import HashingEncoder
-from embedder.evaluation.beir import evaluate_encoder
 from embedder.evaluation.devsets import pairs_retrieval_set, read_sts_pairs, sts_spearman
+from embedder.evaluation.retrieval import evaluate_encoder
 from embedder.instructions import instruction_for
 
 TASK = "Given a question, retrieve Wikipedia sentences that answer the question"

@@ -6,8 +6,9 @@ import pytest
 from mteb.abstasks.task_metadata import TaskMetadata
 
 from embedder.backends.llm import LLMEncoder
-from embedder.evaluation.beir import evaluate_encoder, load_beir, subset
+from embedder.datasets import load_beir, subset
 from embedder.evaluation.mteb_wrapper import run_mteb, task_instruction
+from embedder.evaluation.retrieval import evaluate_encoder
 from embedder.instructions import BEIR, WEB_SEARCH
 from embedder.settings import EmbedderConfig
 

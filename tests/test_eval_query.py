@@ -7,10 +7,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from embedder.cli import app
-from embedder.evaluation.beir import load_beir, sized_subset
+from embedder.datasets import load_beir, sized_subset
 from embedder.evaluation.bm25 import BM25Retriever
 from embedder.evaluation.query import compare_query, no_hit_reason, pending_documents
+from ui.cli import app
 from ui.testing import write_tiny_beir
 
 

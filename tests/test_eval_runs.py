@@ -12,14 +12,15 @@ from rich.console import Console
 from test_eval_beir import TINY
 from typer.testing import CliRunner
 
-from embedder.cli import app
-from embedder.evaluation.beir import evaluate_encoder, save_beir
+from embedder.datasets import save_beir
 from embedder.evaluation.compare import compare, comparison_table
 from embedder.evaluation.report import bar_chart, export_results
 from embedder.evaluation.results import ResultStore
+from embedder.evaluation.retrieval import evaluate_encoder
 from embedder.evaluation.runner import estimated_cost, run_beir
 from embedder.registry import load_encoder
-from embedder.server import create_app
+from embedder.serving.server import create_app
+from ui.cli import app
 
 
 @pytest.fixture

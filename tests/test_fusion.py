@@ -4,8 +4,8 @@ and the benchmark's ``hybrid:<spec>`` runs fused by the same function."""
 import pytest
 
 from embedder.evaluation.hybrid import HybridRetriever, fuse_runs
-from embedder.evaluation.runner import open_model
 from embedder.fusion import FusionConfig, fuse, min_max, ranks
+from embedder.registry import load_model
 
 RRF = FusionConfig(method="rrf")
 
@@ -89,13 +89,14 @@ def test_runs_fuse_per_query_with_the_same_function():
 
 
 def test_hybrid_spec_fuses_bm25_with_the_encoder(shared_data):
-    from embedder.evaluation.beir import evaluate_encoder, load_beir, subset
+    from embedder.datasets import load_beir, subset
+    from embedder.evaluation.retrieval import evaluate_encoder
 
     data = subset(load_beir(shared_data / "scifact"), max_queries=20, max_docs=200)
-    hybrid = open_model("hybrid:hash")
+    hybrid = load_model("hybrid:hash")
     assert isinstance(hybrid, HybridRetriever) and hybrid.name == "hybrid:hash:256"
     dense_run, lexical_run = hybrid.runs(data, data.default_instruction())
     assert hybrid.search(data, data.default_instruction()) == fuse_runs(dense_run, lexical_run, hybrid.fusion)
     scores = {name: evaluate_encoder(model, data)["ndcg_at_10"]
-              for name, model in (("hybrid", hybrid), ("bm25", open_model("bm25")))}
+              for name, model in (("hybrid", hybrid), ("bm25", load_model("bm25")))}
     assert 0 < scores["hybrid"] <= 1 and scores["bm25"] > 0

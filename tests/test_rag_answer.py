@@ -7,8 +7,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from embedder.chat import add_chat_routes
-from embedder.server import create_app
+from embedder.serving.chat import add_chat_routes
+from embedder.serving.server import create_app
 from rag.answer import ChatConfig, ask, build_messages
 from rag.collection import open_collection
 from rag.config import IndexConfig, Workspace

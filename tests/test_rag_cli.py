@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from embedder.cli import app
+from ui.cli import app
 
 runner = CliRunner()
 

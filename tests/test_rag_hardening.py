@@ -13,7 +13,6 @@ from test_rag_store import workspace as store  # noqa: F401 - the SQLite / Postg
 from typer.testing import CliRunner
 
 from embedder.backends.hashing import HashingEncoder
-from embedder.cli import app
 from rag.collection import collection_lock, open_collection, open_or_create
 from rag.config import IndexConfig, ScanConfig, Workspace
 from rag.errors import RagError
@@ -21,6 +20,7 @@ from rag.indexer import index_files, index_folder
 from rag.manage import list_collections, remove_collection, remove_paths
 from rag.search import MAX_K, search
 from rag.walk import walk_folder
+from ui.cli import app
 
 SMALL = IndexConfig(chunk_tokens=16, overlap=4)
 LOCKED = "is being indexed by another process"

@@ -23,12 +23,12 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from embedder.cli import app
 from trainer.synth.client import ChatClient
 from trainer.synth.config import EndpointConfig, SynthConfig
 from trainer.synth.pipeline import run_synth
 from trainer.synth.report import export_jsonl, synth_stats
 from trainer.synth.store import Example, Request, Response, open_store
+from ui.cli import app
 
 FILLER = "walks along the quiet harbour at dawn while fishing boats return with their nets full of silver fish"
 TASK = re.compile(r"Scripted task (\w+)-(\d+):")
@@ -272,7 +272,7 @@ def test_resume_after_sigkill_has_no_duplicates_and_loses_nothing(server, tmp_pa
     n, db_file = 24, tmp_path / "resume.db"
     db = f"sqlite:///{db_file}"
     server.tasks, server.delay = [task("valid", k) for k in range(1, n + 1)], 0.25
-    command = [sys.executable, "-c", "from embedder.cli import app; app()", "synth", "run", "--n", str(n),
+    command = [sys.executable, "-c", "from ui.cli import app; app()", "synth", "run", "--n", str(n),
                "--types", "short-long", "--languages", "en", "--base-url", server.url, "--model", "scripted",
                "--concurrency", "2", "--db", db]
     env = {**os.environ, "E5_HOME": str(tmp_path)}

@@ -110,7 +110,7 @@ def test_build_dataset_counts_sources(tmp_path, tiny_beir):
 def test_cli_reports_bad_data_with_file_and_line(tmp_path):
     from typer.testing import CliRunner
 
-    from embedder.cli import app
+    from ui.cli import app
 
     bad = write_lines(tmp_path / "bad.jsonl", [row(query="q", positive="p", task="t"), row(query="q2", task="t")])
     config = tmp_path / "run.toml"

@@ -15,10 +15,10 @@ from test_train_ddp import free_port
 from test_train_model import EXAMPLES, NO_AUTOCAST, batch_for, grads, tiny_model
 from typer.testing import CliRunner
 
-from embedder.cli import app
 from trainer.config import ModelConfig, OptimConfig, SourceConfig, TrainConfig
 from trainer.step import backward_plain
 from trainer.zero import INSTALL_HINT, read_config
+from ui.cli import app
 
 ZERO3 = Path(__file__).parents[1] / "trainer" / "configs" / "deepspeed-zero3.json"
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")

@@ -24,8 +24,8 @@ def demo(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def chat_server(serve_app, tiny_llm_dir, hash_encoder):
     """A real OpenAI-compatible chat endpoint; records what each request carried."""
-    from embedder.chat import add_chat_routes
-    from embedder.server import create_app
+    from embedder.serving.chat import add_chat_routes
+    from embedder.serving.server import create_app
 
     app = create_app(hash_encoder, extra_routes=lambda api: add_chat_routes(api, str(tiny_llm_dir)))
     seen: list[dict] = []

@@ -1,4 +1,4 @@
-"""Commands of this package for the ``e5`` CLI (see ``embedder.cli``)."""
+"""Commands of this package for the ``e5`` CLI (see ``ui.cli``)."""
 
 from __future__ import annotations
 

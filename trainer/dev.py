@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from embedder.evaluation.beir import BeirDataset, evaluate_encoder, load_beir, subset
+from embedder.datasets import BeirDataset, load_beir, subset
+from embedder.evaluation.retrieval import evaluate_encoder
 
 from .config import SourceConfig, TrainConfig
 from .export import embedder_settings

@@ -7,7 +7,7 @@ import random
 import re
 from collections.abc import Iterable, Sequence
 
-from embedder.evaluation.beir import BeirDataset, load_beir
+from embedder.datasets import BeirDataset, load_beir
 
 from .config import LeakConfig, SourceConfig
 from .data import DataError, Example, read_jsonl, read_sts, resolve_instruction, sts_sentences

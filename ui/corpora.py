@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from embedder.evaluation.beir import BeirDataset, load_beir, sized_subset
+from embedder.datasets import BeirDataset, load_beir, sized_subset
 
 
 def beir_folders(root: Path) -> list[Path]:

@@ -5,20 +5,21 @@ from __future__ import annotations
 import streamlit as st
 
 from embedder.protocol import Encoder
-from embedder.registry import MODELS, load_encoder
+from embedder.registry import API_OPTIONS, LLM_OPTIONS, REGISTRY, load_encoder, load_model, lookup
 
 from .session import Settings, settings
 
-NO_OPTIONS = ("hash", "minilm")  # specs whose backends take no adapter/device options
-# Specs offered in model pickers (``openai:<model>`` and HF ids are typed in); ``bm25`` is evaluation's baseline.
-MODEL_CHOICES = [*(spec for spec in MODELS if not spec.startswith(("<", "openai:"))), "bm25"]
+# Specs offered in model pickers (``openai:<model>``, ``hybrid:<spec>`` and HF ids are typed in).
+MODEL_CHOICES = [spec for spec in REGISTRY if "<" not in spec]
+ENCODER_CHOICES = [spec for spec in MODEL_CHOICES if REGISTRY[spec].encoder]
 
 
 def encoder_options(spec: str, current: Settings) -> dict:
     """The ``load_encoder`` overrides that apply to a spec's backend."""
-    if spec.startswith("openai:"):
+    options = lookup(spec).options
+    if options == API_OPTIONS:
         return {"base_url": current.embed_base_url, "api_key": current.embed_api_key()}
-    if spec in NO_OPTIONS:
+    if options != LLM_OPTIONS:
         return {}
     return {"adapter": current.adapter if spec == current.model else None, "device": current.device}
 
@@ -37,7 +38,5 @@ def get_encoder(spec: str | None = None) -> Encoder:
 
 
 def get_models(specs: list[str]) -> list:
-    """Encoders (through the shared cache) or, for ``bm25``, evaluation's lexical retriever."""
-    from embedder.evaluation.runner import open_model
-
-    return [open_model(spec) if spec == "bm25" else get_encoder(spec) for spec in specs]
+    """Encoders (through the shared cache) or, for retriever specs (``bm25``), the registry's retriever."""
+    return [get_encoder(spec) if lookup(spec).encoder else load_model(spec) for spec in specs]

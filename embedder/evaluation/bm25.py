@@ -12,7 +12,7 @@ from .metrics import Run
 from .retrieval import TOP_K
 
 if TYPE_CHECKING:
-    from .beir import BeirDataset
+    from ..datasets import BeirDataset
 
 
 class BM25Retriever:

@@ -84,7 +84,7 @@ def mteb_command(path: Annotated[Path, typer.Argument(help="a BEIR folder")],
                  split: SplitOpt = "test", max_queries: MaxQueriesOpt = None, max_docs: MaxDocsOpt = None,
                  seed: SeedOpt = 0) -> None:
     """Score a BEIR folder through mteb itself (its evaluator, our encoder wrapper); prints mteb's scores."""
-    from .beir import load_beir, subset
+    from ..datasets import load_beir, subset
     from .mteb_wrapper import run_mteb
 
     dataset = run_or_fail(subset, run_or_fail(load_beir, path, split), max_queries, max_docs, seed)
@@ -163,12 +163,12 @@ def compare_query_command(
     """One query through several models over the same corpus: each model's top-k side by side."""
     from dataclasses import asdict
 
-    from .beir import load_beir, sized_subset
+    from ..datasets import load_beir, sized_subset
+    from ..registry import load_model
     from .query import compare_query, no_hit_reason
-    from .runner import open_model
 
     dataset = run_or_fail(sized_subset, run_or_fail(load_beir, path, split), max_docs, seed=seed)
-    models = [run_or_fail(open_model, spec) for spec in model]
+    models = [run_or_fail(load_model, spec) for spec in model]
     runs = run_or_fail(compare_query, dataset, models, query, instruction or dataset.default_instruction(), k=k)
     if as_json:
         typer.echo(json.dumps([asdict(run) for run in runs], indent=2))

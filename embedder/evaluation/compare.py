@@ -14,10 +14,10 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from .beir import Progress
 from .metrics import METRIC_NAMES
 from .report import bar_chart, figure_path
 from .results import Result, ResultStore
+from .retrieval import Progress
 from .runner import run_beir
 
 LOCAL_MODELS = ("bm25", "minilm", "base", "default")

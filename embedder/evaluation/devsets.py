@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets import BeirDataset
 from ..instructions import TASKS
-from .beir import BeirDataset
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,7 @@ from .metrics import Run
 from .retrieval import TOP_K, Retriever
 
 if TYPE_CHECKING:
-    from .beir import BeirDataset
-
-HYBRID_PREFIX = "hybrid:"
+    from ..datasets import BeirDataset
 
 
 def fuse_runs(dense: Run, lexical: Run, fusion: FusionConfig) -> Run:
@@ -29,7 +27,7 @@ class HybridRetriever:
     def __init__(self, dense: Retriever, lexical: Retriever | None = None, fusion: FusionConfig | None = None):
         self.dense, self.lexical = dense, lexical or BM25Retriever()
         self.fusion = fusion or FusionConfig()
-        self.name = f"{HYBRID_PREFIX}{dense.name}"
+        self.name = f"hybrid:{dense.name}"  # its registry spec
         self.config = getattr(getattr(dense, "encoder", None), "config", None)  # recorded with each result
 
     @property

@@ -6,7 +6,7 @@ symmetric tasks (``prompt_type=None``, e.g. STS) get the instruction on both sid
 Official mteb tasks download from the Hugging Face hub; to run offline on data already on disk::
 
     import mteb
-    from embedder.evaluation.beir import load_beir
+    from ..datasets import load_beir
     from embedder.evaluation.mteb_wrapper import MtebEncoder, beir_task
     from embedder.registry import load_encoder
 
@@ -29,8 +29,8 @@ from mteb.models.abs_encoder import AbsEncoder
 from mteb.models.model_meta import ModelMeta, ScoringFunction
 from mteb.types import PromptType
 
+from ..datasets import BeirDataset
 from ..instructions import ALIASES, DEFAULT_TASK, TASKS, instruction_for
-from .beir import BeirDataset
 
 # mteb task names whose paper instruction sits under another key in ``embedder.instructions``
 MTEB_NAMES = {"fiqa2018": "fiqa", "treccovid": "trec-covid", "climatefever": "climate-fever",

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .beir import Progress
 from .results import Result
+from .retrieval import Progress
 
 FILLER = ("The grass is green.", "The sky is blue.", "The sun is yellow.", "Here we go.", "There and back again.")
 FIRST = ("Ada", "Bruno", "Chiara", "Dmitri", "Elena", "Farid", "Greta", "Hiroshi", "Ines", "Jonas", "Kemal",

@@ -12,8 +12,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .beir import BeirDataset, Progress
-from .retrieval import DenseRetriever, Retriever, as_retriever
+from ..datasets import BeirDataset
+from .retrieval import DenseRetriever, Progress, Retriever, as_retriever
 from .runner import prefixed
 
 BATCH_DOCS = 32  # documents per encoder call: small, so that a run can stop soon after it is asked to

@@ -1,4 +1,5 @@
-"""Retrievers for evaluation: any ``Encoder`` through FAISS exact inner product, or BM25.
+"""Retrievers for evaluation (any ``Encoder`` through FAISS exact inner product, or BM25) and
+``evaluate_encoder``, the one-call BEIR evaluation.
 
 A ``Retriever`` turns a dataset into a run (query id -> {doc id: score}) and says how many tokens
 it sent through its model (the API cost driver; ``None`` where there is no such notion).
@@ -6,16 +7,19 @@ it sent through its model (the API cost driver; ``None`` where there is no such 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .cache import cache_path, load_cached, max_length_of, save_cached
-from .metrics import Run
+from .metrics import Run, evaluate_run
 
 if TYPE_CHECKING:
-    from .beir import BeirDataset, Progress
+    from ..datasets import BeirDataset
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total), e.g. for a UI progress bar
 
 TOP_K = 1000  # BEIR scores the top 1000
 
@@ -109,3 +113,15 @@ class DenseRetriever:
 def as_retriever(model, **options) -> Retriever:
     """A retriever as is, or an encoder wrapped in a ``DenseRetriever``."""
     return model if isinstance(model, Retriever) else DenseRetriever(model, **options)
+
+
+def evaluate_encoder(encoder, dataset: BeirDataset, instruction: str | None = None, batch_size: int = 256,
+                     cache: bool = True, progress: Progress | None = None) -> dict[str, float]:
+    """nDCG@10, Recall@100, MRR@10, MAP@100 (and a few more) of an ``Encoder`` or a ``Retriever``
+    (e.g. BM25) on a dataset, following BEIR's conventions.
+
+    The document cache is keyed on ``encoder.name``: pass ``cache=False`` for a model whose weights
+    change under the same name (dev evaluation during training)."""
+    retriever = as_retriever(encoder, batch_size=batch_size, cache=cache, progress=progress)
+    run = retriever.search(dataset, instruction or dataset.default_instruction())
+    return evaluate_run(dataset.qrels, run)

@@ -11,28 +11,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .beir import BeirDataset, Progress, evaluate_encoder, load_beir, subset
-from .bm25 import BM25Retriever
-from .hybrid import HYBRID_PREFIX, HybridRetriever
+from ..datasets import BeirDataset, load_beir, subset
+from ..registry import load_model
 from .results import Result, ResultStore
-from .retrieval import DenseRetriever, as_retriever
+from .retrieval import Progress, as_retriever, evaluate_encoder
 
 # US$ per million input tokens, from OpenAI's published price list.
 PRICE_PER_MILLION = {"text-embedding-3-small": 0.02, "text-embedding-3-large": 0.13, "text-embedding-ada-002": 0.10}
-
-
-def open_model(spec: str, max_length: int | None = None, **overrides):
-    """An encoder from the registry, the BM25 retriever for ``bm25``, or for ``hybrid:<spec>`` BM25 fused with
-    that encoder (the default ``FusionConfig``); ``max_length`` applies to LLMs."""
-    if spec == "bm25":
-        return BM25Retriever()
-    if spec.startswith(HYBRID_PREFIX):
-        return HybridRetriever(DenseRetriever(open_model(spec.removeprefix(HYBRID_PREFIX), max_length, **overrides)))
-    from ..registry import is_llm_spec, load_encoder
-
-    if max_length and is_llm_spec(spec):
-        overrides["max_length"] = max_length
-    return load_encoder(spec, **overrides)
 
 
 def estimated_cost(model_name: str, tokens: int | None) -> float | None:
@@ -91,7 +76,7 @@ def run_beir(paths: Sequence[str | Path], models: Sequence, split: str = "test",
     datasets = load_datasets(paths, split, max_queries, max_docs, seed)
     results = []
     for spec in models:
-        model = open_model(spec, max_length) if isinstance(spec, str) else spec
+        model = load_model(spec, max_length) if isinstance(spec, str) else spec
         for dataset in datasets:
             report_runs(f"runs done ({model.name} on {dataset.label} next)", len(results), len(models) * len(datasets))
             report = prefixed(progress, f"{model.name} on {dataset.label}")

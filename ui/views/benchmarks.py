@@ -13,9 +13,10 @@ from embedder.evaluation.passkey import LENGTHS, apply_long_context, run_passkey
 from embedder.evaluation.query import BATCH_DOCS
 from embedder.evaluation.report import HEADERS, export_results, present_columns
 from embedder.evaluation.results import Result, ResultStore
-from embedder.evaluation.runner import open_model, run_beir
+from embedder.evaluation.runner import run_beir
+from embedder.registry import load_model
 from ui.corpora import beir_folders, splits_of
-from ui.resources import MODEL_CHOICES, get_encoder, get_models
+from ui.resources import ENCODER_CHOICES, MODEL_CHOICES, get_encoder, get_models
 from ui.session import config, settings
 from ui.widgets import ProgressBar, readable_errors
 
@@ -100,7 +101,7 @@ def passkey_encoder(spec: str, rope_theta: float | None, sliding_window: int | N
     """The shared encoder, or with RoPE base / window changed a private copy (the shared one stays as is)."""
     if rope_theta is None and sliding_window is None:
         return get_encoder(spec)
-    encoder = open_model(spec)
+    encoder = load_model(spec)
     apply_long_context(encoder, rope_theta=rope_theta, sliding_window=None if sliding_window is None
                        else int(sliding_window))
     return encoder
@@ -109,7 +110,7 @@ def passkey_encoder(spec: str, rope_theta: float | None, sliding_window: int | N
 def passkey_tab() -> None:
     st.caption("Each candidate document is filler text of the given length hiding one person's pass key; the query "
                "asks for one person's key. Top-1 accuracy; long lengths take long on a CPU.")
-    choices = [spec for spec in MODEL_CHOICES if spec != "bm25"]
+    choices = list(ENCODER_CHOICES)
     current = settings().model
     with st.form("passkey"):
         model = st.selectbox("Model", choices, index=choices.index(current) if current in choices else 0)

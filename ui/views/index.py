@@ -14,7 +14,7 @@ from rag.indexer import IndexReport, index_folder
 from rag.manage import remove_collection
 from ui.catalog import collection_infos, spec_for
 from ui.paths import resolve_allowed
-from ui.resources import MODEL_CHOICES, get_encoder
+from ui.resources import ENCODER_CHOICES, get_encoder
 from ui.session import config, settings
 from ui.widgets import ProgressBar, readable_errors
 
@@ -37,7 +37,7 @@ def run_index(root: Path, name: str, index_config: IndexConfig | None, scan: Sca
 
 def embedder_choices() -> list[str]:
     """Encoders a collection can be built with: the presets, and this session's model if it is another."""
-    return list(dict.fromkeys([*(spec for spec in MODEL_CHOICES if spec != "bm25"), settings().model]))
+    return list(dict.fromkeys([*ENCODER_CHOICES, settings().model]))
 
 
 def show_report(report: IndexReport) -> None:

@@ -9,10 +9,11 @@ import streamlit as st
 
 from embedder.registry import MODELS
 from ui.config import DEVICES
+from ui.resources import ENCODER_CHOICES
 from ui.session import config, settings, update_settings
 from ui.widgets import readable_errors
 
-PRESETS = [spec for spec in MODELS if not spec.startswith("<") and spec != "openai:<model>"]
+PRESETS = ENCODER_CHOICES
 OTHER = "other (Hugging Face id, folder or openai:<model>)"
 
 st.title("Settings")

@@ -16,7 +16,7 @@ import torch
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
-from .loading import DEFAULT_MODEL_NAME, pick_device, resolve_model
+from ..loading import DEFAULT_MODEL_NAME, pick_device, resolve_model
 from .server import APIError, Text, check_model
 
 DEFAULT_MAX_TOKENS = 512

@@ -24,7 +24,8 @@ from pydantic import AfterValidator, BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .protocol import Encoder, check_texts, l2_normalize, surrogate_at
+from ..embed import embed_texts
+from ..protocol import Encoder, check_texts, l2_normalize, surrogate_at
 
 
 class Limits(BaseModel):
@@ -116,10 +117,7 @@ def create_app(encoder: Encoder, *, model_name: str | None = None, limits: Limit
         texts = [body.input] if isinstance(body.input, str) else body.input
         validate_inputs(texts, body, encoder, limits)
         with lock:
-            if body.instruction:
-                vectors = encoder.encode_queries(texts, body.instruction)
-            else:
-                vectors = encoder.encode_documents(texts)
+            vectors = embed_texts(encoder, texts, instruction=body.instruction or None)
         if body.dimensions:  # Matryoshka-style: keep the first dims, renormalise
             vectors = l2_normalize(vectors[:, : body.dimensions])
         tokens = count_tokens(encoder, texts)

@@ -1,11 +1,12 @@
-"""BEIR-format datasets on disk: loading with validation, seeded subsets, and encoder evaluation.
+"""Retrieval datasets on disk in BEIR layout: loading with validation, seeded subsets, writing.
 
 A BEIR folder holds ``corpus.jsonl`` (``_id``, ``title``, ``text``), ``queries.jsonl`` (``_id``,
 ``text``) and ``qrels/<split>.tsv`` (header ``query-id corpus-id score``). Only the queries judged in
 the split's qrels are evaluated (SciFact's ``queries.jsonl`` holds every split's queries).
 
     >>> data = subset(load_beir("shared/data/scifact"), max_queries=50, max_docs=500)
-    >>> evaluate_encoder(load_encoder("minilm"), data)["ndcg_at_10"]
+    >>> len(data.queries), len(data.corpus)
+    (50, 500)
 """
 
 from __future__ import annotations
@@ -15,17 +16,13 @@ import hashlib
 import json
 import logging
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
-from ..instructions import WEB_SEARCH, instruction_for
+from .instructions import WEB_SEARCH, instruction_for
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total), e.g. for a UI progress bar
-
 
 @dataclass(frozen=True)
 class BeirDataset:
@@ -69,7 +66,7 @@ class BeirDataset:
             return WEB_SEARCH
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_beir_jsonl(path: Path) -> list[dict]:
     """Rows of a JSON-lines file, with the line number in any parse error."""
     rows = []
     with path.open(encoding="utf-8") as lines:
@@ -119,11 +116,11 @@ def load_beir(path: str | Path, split: str = "test") -> BeirDataset:
         found = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
         raise FileNotFoundError(f"{folder} has no qrels/{split}.tsv (splits found: {', '.join(found) or 'none'})")
     corpus = {str(r["_id"]): (r.get("title") or "", r.get("text") or "")
-              for r in read_jsonl(required_file(folder, "corpus.jsonl"))}
+              for r in read_beir_jsonl(required_file(folder, "corpus.jsonl"))}
     empty = [doc_id for doc_id, (title, text) in corpus.items() if not f"{title}{text}".strip()]
     for doc_id in empty:
         del corpus[doc_id]
-    all_queries = {str(r["_id"]): r.get("text") or "" for r in read_jsonl(required_file(folder, "queries.jsonl"))}
+    all_queries = {str(r["_id"]): r.get("text") or "" for r in read_beir_jsonl(required_file(folder, "queries.jsonl"))}
     qrels: dict[str, dict[str, int]] = {}
     dropped = 0
     for query_id, doc_id, score in read_qrels(qrels_path):
@@ -199,18 +196,3 @@ def sized_subset(dataset: BeirDataset, max_docs: int, max_queries: int | None = 
     if not kept:
         raise ValueError(f"no judged query of {dataset.name} has its relevant documents within {max_docs} documents")
     return subset(dataset, max_docs=max_docs, seed=seed, query_ids=kept)
-
-
-def evaluate_encoder(encoder, dataset: BeirDataset, instruction: str | None = None, batch_size: int = 256,
-                     cache: bool = True, progress: Progress | None = None) -> dict[str, float]:
-    """nDCG@10, Recall@100, MRR@10, MAP@100 (and a few more) of an ``Encoder`` or a ``Retriever``
-    (e.g. BM25) on a dataset, following BEIR's conventions.
-
-    The document cache is keyed on ``encoder.name``: pass ``cache=False`` for a model whose weights
-    change under the same name (dev evaluation during training)."""
-    from .metrics import evaluate_run
-    from .retrieval import as_retriever
-
-    retriever = as_retriever(encoder, batch_size=batch_size, cache=cache, progress=progress)
-    run = retriever.search(dataset, instruction or dataset.default_instruction())
-    return evaluate_run(dataset.qrels, run)

@@ -1,5 +1,0 @@
-"""``python -m embedder`` is the ``e5`` command."""
-
-from .cli import app
-
-app()

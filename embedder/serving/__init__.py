@@ -1,0 +1,1 @@
+"""HTTP servers: the OpenAI-compatible embeddings API (``server``) and the local chat endpoint (``chat``)."""
