@@ -40,7 +40,7 @@ def embed(
 ) -> None:
     """Embed one text per line from a file or stdin; print JSONL or write .npy."""
     from .embed import embed_texts, read_lines, write_vectors
-    from .instructions import DEFAULT_TASK, instruction_for
+    from .instructions import resolve_instruction
 
     if input is not None and not input.is_file():
         fail(f"input file {input} does not exist")
@@ -48,7 +48,7 @@ def embed(
     if not texts:
         fail("no input texts (one text per line)")
     if task or query or instruction:
-        instruction = instruction or instruction_for(task or DEFAULT_TASK)
+        instruction = run_or_fail(resolve_instruction, instruction, task)
     encoder = open_encoder(model, adapter=adapter, max_length=max_length)
     write_vectors(embed_texts(encoder, texts, instruction=instruction), output, sys.stdout)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
-from .instructions import WEB_SEARCH, instruction_for
+from .instructions import WEB_SEARCH, resolve_instruction
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,7 @@ class BeirDataset:
 
     def default_instruction(self) -> str:
         """The paper's instruction for this dataset (by folder name), else the web-search one."""
-        try:
-            return instruction_for(self.name)
-        except ValueError:
-            return WEB_SEARCH
+        return resolve_instruction(task=self.name, fallback=WEB_SEARCH)
 
 
 def read_beir_jsonl(path: Path) -> list[dict]:

@@ -37,12 +37,35 @@ TASKS: dict[str, str] = {**BEIR, **OTHER}
 DEFAULT_TASK = "web-search"
 
 
-def instruction_for(task: str) -> str:
-    """The instruction for a task or BEIR dataset name (case-insensitive, CQADupStack subsets included)."""
-    key = task.strip().lower()
+def known_task(name: str) -> str | None:
+    """The table key a task or BEIR dataset name stands for (case-insensitive, aliases and CQADupStack
+    subsets included), or ``None``."""
+    key = name.strip().lower()
     key = ALIASES.get(key, key)
     if key.startswith("cqadupstack"):
         key = "cqadupstack"
-    if key not in TASKS:
+    return key if key in TASKS else None
+
+
+def instruction_for(task: str) -> str:
+    """The instruction for a task or BEIR dataset name; an unknown name is an error listing the known ones."""
+    key = known_task(task)
+    if key is None:
         raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(sorted(TASKS))}")
     return TASKS[key]
+
+
+def resolve_instruction(instruction: str | None = None, task: str | None = None, *,
+                        fallback: str | None = None) -> str:
+    """The query instruction, the one rule every caller uses: an explicit ``instruction`` as given; else the
+    instruction of ``task``, where an unknown task is ``fallback`` if one is given and an error if not;
+    else the default task's (web search)."""
+    if instruction is not None and task is not None:
+        raise ValueError("give an instruction or a task, not both")
+    if instruction is not None:
+        return instruction
+    if task is None:
+        return TASKS[DEFAULT_TASK]
+    if fallback is not None and known_task(task) is None:
+        return fallback
+    return instruction_for(task)

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Compiled, Dialect
 
 from embedder.fusion import FusionConfig, fuse
-from embedder.instructions import DEFAULT_TASK, instruction_for
+from embedder.instructions import resolve_instruction
 
 from .collection import Collection
 from .errors import RagError
@@ -63,13 +63,6 @@ class Hit(NamedTuple):
 
     def to_dict(self) -> dict:
         return {**self._asdict(), "snippet": self.snippet}
-
-
-def resolve_instruction(instruction: str | None = None, task: str | None = None) -> str:
-    """An explicit instruction wins; else the instruction of ``task`` (default: web search)."""
-    if instruction is not None and task is not None:
-        raise ValueError("give an instruction or a task, not both")
-    return instruction if instruction is not None else instruction_for(task or DEFAULT_TASK)
 
 
 def default_mode(collection: Collection) -> str:

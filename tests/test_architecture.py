@@ -1,6 +1,7 @@
 """The dependency rule, checked on the source: no import cycle between modules, and no package imports one
 on its own floor or above (``ui`` on top; ``rag`` and ``trainer`` in the middle, apart; ``embedder`` at the
-bottom). Imports inside functions and ``importlib.import_module("...")`` with a literal name count too."""
+bottom). Imports inside functions count too, and so does a string that is exactly a module's dotted name (what
+``importlib.import_module`` would be given)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ def module_files() -> dict[str, Path]:
     return files
 
 
-def imported_names(name: str, path: Path) -> set[str]:
-    """Every dotted name a module imports (relative imports resolved), at any depth of the file."""
+def imported_names(name: str, path: Path, modules: set[str]) -> set[str]:
+    """Every dotted name a module imports (relative imports resolved), at any depth of the file, and every
+    string that is exactly a module's name (what ``importlib.import_module`` and ``find_spec`` are given)."""
     package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -37,9 +39,8 @@ def imported_names(name: str, path: Path) -> set[str]:
             if node.level:
                 base = ".".join([*package[: len(package) - node.level + 1], *([base] if base else [])])
             found.update(f"{base}.{alias.name}" for alias in node.names)
-        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
-              and node.args and isinstance(node.args[0], ast.Constant)):
-            found.add(node.args[0].value)
+        elif isinstance(node, ast.Constant) and node.value in modules:
+            found.add(node.value)
     return found
 
 
@@ -49,7 +50,7 @@ def import_graph() -> dict[str, set[str]]:
     graph = {}
     for name, path in files.items():
         targets = set()
-        for dotted in imported_names(name, path):
+        for dotted in imported_names(name, path, set(files)):
             while dotted and dotted not in files:
                 dotted = dotted.rpartition(".")[0]
             if dotted and dotted != name:

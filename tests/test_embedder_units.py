@@ -121,3 +121,17 @@ def test_token_budget_batches_fill_to_the_budget_longest_first():
 
     batches = list(token_budget_batches([3, 9, 4, 2, 12], max_tokens=10))
     assert batches == [[4], [1], [2, 0, 3]]  # 12 alone (over budget), 9 alone (9 + 4 > 10), 4 + 3 + 2
+
+
+def test_resolve_instruction_is_the_one_rule():
+    from embedder.instructions import WEB_SEARCH, resolve_instruction
+
+    assert resolve_instruction() == WEB_SEARCH
+    assert resolve_instruction("Find it") == "Find it"
+    assert resolve_instruction(task="NFCorpus") == BEIR["nfcorpus"]
+    assert resolve_instruction(task="my own words", fallback="my own words") == "my own words"
+    assert resolve_instruction(task="scifact", fallback="unused") == BEIR["scifact"]
+    with pytest.raises(ValueError, match="unknown task"):
+        resolve_instruction(task="no-such-task")
+    with pytest.raises(ValueError, match="not both"):
+        resolve_instruction("Find it", task="scifact")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedder.instructions import TASKS, instruction_for
+from embedder.instructions import resolve_instruction
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,9 @@ class DataError(ValueError):
     """Malformed training data; the message names the file and line."""
 
 
-def resolve_instruction(task: str) -> str:
+def task_instruction(task: str) -> str:
     """A known task name maps to the paper's instruction; any other text is the instruction itself."""
-    key = task.strip().lower()
-    return instruction_for(key) if key in TASKS else task.strip()
+    return resolve_instruction(task=task, fallback=task.strip())
 
 
 def _text(row: dict, key: str, where: str, required: bool = True) -> str | None:
@@ -63,13 +62,13 @@ def read_jsonl(path: str | Path, task: str | None = None) -> list[Example]:
             if instruction is None:
                 raise DataError(f"{where}: no 'instruction' or 'task' field and no task set for this source")
             examples.append(Example(_text(row, "query", where), _text(row, "positive", where),
-                                    _text(row, "negative", where, False), resolve_instruction(instruction), where))
+                                    _text(row, "negative", where, False), task_instruction(instruction), where))
     return examples
 
 
 def read_sts(path: str | Path, min_score: float = 4.0, task: str = "sts") -> list[Example]:
     """STS Benchmark TSV rows (genre, file, year, id, score, sentence1, sentence2) scoring >= ``min_score``."""
-    examples, instruction = [], resolve_instruction(task)
+    examples, instruction = [], task_instruction(task)
     with Path(path).open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             fields = line.rstrip("\n").split("\t")

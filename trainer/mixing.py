@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from embedder.datasets import BeirDataset, load_beir
 
 from .config import LeakConfig, SourceConfig
-from .data import DataError, Example, read_jsonl, read_sts, resolve_instruction, sts_sentences
+from .data import DataError, Example, read_jsonl, read_sts, sts_sentences, task_instruction
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def beir_examples(source: SourceConfig) -> list[Example]:
     """
     data = load_beir(source.path, source.split)
     texts = dict(zip(data.corpus, data.document_texts()))
-    instruction = resolve_instruction(source.task or data.name)
+    instruction = task_instruction(source.task or data.name)
     held_out = set(holdout_query_ids(data, source.holdout_queries, source.holdout_seed))
     qids = [q for q in sorted(data.qrels) if q not in held_out]
     negatives = bm25_negatives(data, qids)

@@ -30,7 +30,7 @@ from mteb.models.model_meta import ModelMeta, ScoringFunction
 from mteb.types import PromptType
 
 from ..datasets import BeirDataset
-from ..instructions import ALIASES, DEFAULT_TASK, TASKS, instruction_for
+from ..instructions import resolve_instruction
 
 # mteb task names whose paper instruction sits under another key in ``embedder.instructions``
 MTEB_NAMES = {"fiqa2018": "fiqa", "treccovid": "trec-covid", "climatefever": "climate-fever",
@@ -41,11 +41,9 @@ def task_instruction(task_metadata: TaskMetadata) -> str:
     """The paper's instruction for an mteb task: by name, else the task's own query prompt, else web search."""
     key = re.sub(r"[^a-z0-9-]", "", task_metadata.name.lower())
     key = MTEB_NAMES.get(key, key)
-    if key in TASKS or key in ALIASES or key.startswith("cqadupstack"):
-        return instruction_for(key)
     prompt = task_metadata.prompt
     prompt = prompt.get(PromptType.query.value) if isinstance(prompt, dict) else prompt
-    return prompt or instruction_for(DEFAULT_TASK)
+    return resolve_instruction(task=key, fallback=prompt or resolve_instruction())
 
 
 class MtebEncoder(AbsEncoder):
