@@ -10,7 +10,7 @@ import importlib.metadata
 import threading
 from collections.abc import Sequence
 from contextlib import suppress
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -25,21 +25,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    create_engine,
-    event,
     insert,
 )
 from sqlalchemy.engine import Compiled, Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from embedder.sql import open_engine, utcnow
+
 SCHEMA_VERSION = 1
-SQLITE_MMAP_BYTES = 1 << 30  # reads map the file (address space only): no read() call per page of a search
 # SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere chunk ids are 64-bit like FAISS ids.
 Id = BigInteger().with_variant(Integer, "sqlite")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -112,12 +107,8 @@ class EncoderRateRow(Base):
 
 @cache
 def engine_for(url: str) -> Engine:
-    """One engine per URL, tables created on first use; SQLite gets WAL and foreign keys."""
-    engine = create_engine(url)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", sqlite_pragmas)
-    Base.metadata.create_all(engine)
-    return engine
+    """One engine per URL (``embedder.sql``'s policy), tables created on first use."""
+    return open_engine(url, Base.metadata)
 
 
 class Reader:
@@ -164,15 +155,6 @@ class Reader:
 @cache
 def reader_for(url: str) -> Reader:
     return Reader(engine_for(url))
-
-
-def sqlite_pragmas(connection, _record) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-    cursor.close()
 
 
 def insert_ignore(session: Session, table: type[Base]):

@@ -9,10 +9,11 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, select
+from sqlalchemy import JSON, DateTime, Float, Integer, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from ..settings import e5_home
+from ..sql import open_engine, utcnow
 
 KINDS = ("beir", "passkey")
 
@@ -32,7 +33,7 @@ class Result:
     wall_s: float = 0.0
     tokens: int | None = None
     cost_usd: float | None = None
-    created: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    created: datetime = field(default_factory=utcnow)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -80,8 +81,7 @@ class ResultStore:
     """Append-only table of results; ``query`` returns the newest first."""
 
     def __init__(self, url: str | None = None):
-        self.engine = create_engine(url or default_url())
-        Base.metadata.create_all(self.engine)
+        self.engine = open_engine(url or default_url(), Base.metadata)
 
     def add(self, results: list[Result]) -> None:
         with Session(self.engine) as session, session.begin():  # all or nothing

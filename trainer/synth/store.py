@@ -7,19 +7,15 @@ restarts without repeating finished requests or duplicating examples.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine
-from sqlalchemy.engine import Engine
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from embedder.settings import e5_home
+from embedder.sql import open_engine, utcnow
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -50,7 +46,7 @@ class Request(Base):
     status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(default=now)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Response(Base):
@@ -64,7 +60,7 @@ class Response(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_s: Mapped[float] = mapped_column(Float, default=0.0)
-    created_at: Mapped[datetime] = mapped_column(default=now)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Example(Base):
@@ -79,7 +75,7 @@ class Example(Base):
     negative: Mapped[str | None] = mapped_column(Text)
     exact_hash: Mapped[str] = mapped_column(String(32), unique=True)
     near_hash: Mapped[str] = mapped_column(String(32), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=now)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Rejection(Base):
@@ -90,7 +86,7 @@ class Rejection(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("synth_requests.id"), index=True)
     reason: Mapped[str] = mapped_column(String(32), index=True)
     detail: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=now)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def default_url() -> str:
@@ -99,13 +95,4 @@ def default_url() -> str:
 
 def open_store(url: str | None = None) -> sessionmaker:
     """A session factory on the database at ``url``, tables created if missing."""
-    engine = make_engine(url or default_url())
-    Base.metadata.create_all(engine)
-    return sessionmaker(engine, expire_on_commit=False)
-
-
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        # Wait for a concurrent writer (a second run, `e5 synth stats`) instead of failing at once.
-        return create_engine(url, connect_args={"timeout": 30})
-    return create_engine(url, pool_pre_ping=True)
+    return sessionmaker(open_engine(url or default_url(), Base.metadata), expire_on_commit=False)
