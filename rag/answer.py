@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 
 from embedder.fusion import FusionConfig
+from embedder.openai_client import endpoint, openai_client
 
 from .collection import Collection
 from .search import Hit, search
@@ -31,9 +32,9 @@ class ChatConfig:
     @classmethod
     def from_env(cls, base_url: str | None = None, model: str | None = None, api_key: str | None = None) -> ChatConfig:
         """Explicit values win over ``OPENAI_BASE_URL``, ``E5_CHAT_MODEL``, ``OPENAI_API_KEY``."""
-        return cls(base_url=base_url or os.environ.get("OPENAI_BASE_URL") or None,
-                   model=model or os.environ.get("E5_CHAT_MODEL") or DEFAULT_CHAT_MODEL,
-                   api_key=api_key or os.environ.get("OPENAI_API_KEY") or None)
+        base_url, api_key = endpoint(base_url, api_key)
+        return cls(base_url=base_url, model=model or os.environ.get("E5_CHAT_MODEL") or DEFAULT_CHAT_MODEL,
+                   api_key=api_key)
 
     @property
     def configured(self) -> bool:
@@ -78,8 +79,7 @@ def complete(chat: ChatConfig, messages: list[dict[str, str]]) -> tuple[str | No
     completion: the passages are still worth showing."""
     import openai
 
-    client = openai.OpenAI(base_url=chat.base_url, api_key=chat.api_key or "not-needed", timeout=chat.timeout,
-                           max_retries=1)
+    client = openai_client(chat.base_url, chat.api_key, timeout=chat.timeout, max_retries=1)
     try:
         response = client.chat.completions.create(model=chat.model, messages=messages, max_tokens=chat.max_tokens,
                                                   temperature=0.0)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
+from ..openai_client import endpoint, openai_client
 from ..prompts import format_query
 from ..protocol import check_texts, l2_normalize
 
@@ -40,20 +39,15 @@ class OpenAIEncoder:
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  dimensions: int | None = None, batch_size: int = 256, timeout: float = 60.0,
                  max_retries: int = 5, instruction_mode: str | None = None):
-        from openai import OpenAI
-
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL")
-        api_key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not api_key:
-            if base_url is None:
-                raise ValueError(
-                    f"openai:{model} needs an API key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)"
-                )
-            api_key = "not-needed"  # local OpenAI-compatible servers usually ignore it
+        base_url, api_key = endpoint(base_url, api_key)
+        if not api_key and base_url is None:
+            raise ValueError(
+                f"openai:{model} needs an API key: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)"
+            )
         mode = instruction_mode or ("field" if base_url else "none")
         if mode not in INSTRUCTION_MODES:
             raise ValueError(f"instruction_mode must be one of {INSTRUCTION_MODES}, got {mode!r}")
-        self.client = OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        self.client = openai_client(base_url, api_key, timeout=timeout, max_retries=max_retries)
         self.model, self.dimensions, self.batch_size, self.instruction_mode = model, dimensions, batch_size, mode
         self.name = f"openai:{model}" + (f"@{dimensions}" if dimensions else "")
         self.usage_tokens = 0

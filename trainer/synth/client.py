@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import openai
 
+from embedder.openai_client import openai_client
+
 from .config import EndpointConfig
 
 log = logging.getLogger(__name__)
@@ -32,8 +34,8 @@ class ChatClient:
 
     def __init__(self, config: EndpointConfig):
         self.config = config
-        self.client = openai.AsyncOpenAI(base_url=config.base_url, api_key=config.resolved_key(),
-                                         timeout=config.timeout, max_retries=config.max_retries)
+        self.client = openai_client(config.base_url, config.api_key, timeout=config.timeout,
+                                    max_retries=config.max_retries, asynchronous=True)
         self.json_mode = config.response_format != "off"
 
     async def complete(self, messages: list[dict]) -> Reply:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from .gates import GateConfig
@@ -56,9 +55,6 @@ class EndpointConfig:
             raise ValueError("timeout must be positive and max_retries non-negative")
         if self.response_format not in RESPONSE_FORMATS:
             raise ValueError(f"response_format must be one of {RESPONSE_FORMATS}, got {self.response_format!r}")
-
-    def resolved_key(self) -> str:
-        return self.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
 
     def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
         per_input, per_output = self.price or PRICES.get(self.model, (0.0, 0.0))
