@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from apptest import write_tiny_beir
 from typer.testing import CliRunner
 
 from embedder.datasets import load_beir, sized_subset
 from embedder.evaluation.bm25 import BM25Retriever
 from embedder.evaluation.query import compare_query, no_hit_reason, pending_documents
 from ui.cli import app
-from ui.testing import write_tiny_beir
 
 
 @pytest.fixture
@@ -50,5 +50,8 @@ def test_the_cli_command(tiny):
     assert result.exit_code == 0, result.output
     runs = json.loads(result.stdout[result.stdout.index("["):])
     assert [run["model"] for run in runs] == ["hash:256", "bm25"] and all(run["ids"][0] == "d5" for run in runs)
+    table = CliRunner().invoke(app, ["compare-query", str(tiny), "smoking lung cancer", "-m", "hash", "-m", "bm25",
+                                     "-k", "2"])
+    assert table.exit_code == 0 and "agreement (share of top-k in common): hash:256 / bm25 " in table.output
     bad = CliRunner().invoke(app, ["compare-query", str(tiny / "missing"), "q"])
     assert bad.exit_code == 2 and "does not exist" in bad.output

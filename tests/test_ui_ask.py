@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from ui.testing import app_test, build_demo
+from apptest import app_test, build_demo
 
 SECRET = "sk-session-only-7d2e91"
 CHAT_VARIABLES = ("OPENAI_BASE_URL", "OPENAI_API_KEY", "E5_CHAT_BASE_URL", "E5_CHAT_MODEL", "E5_CHAT_API_KEY")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from ui.testing import app_test, write_tiny_beir
+from apptest import app_test, write_tiny_beir
 
 
 @pytest.fixture

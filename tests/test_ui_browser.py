@@ -9,8 +9,7 @@ import re
 import time
 
 import pytest
-
-from ui.testing import browser_missing, build_demo, choose, chromium_page, streamlit_server, wait_idle
+from apptest import browser_missing, build_demo, choose, chromium_page, streamlit_server, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or "")]
 

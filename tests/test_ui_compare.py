@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from apptest import app_test, write_tiny_beir
 
-from ui.agreement import found_by, overlap_table, top_ids
-from ui.testing import app_test, write_tiny_beir
+from embedder.evaluation.agreement import found_by, overlap_table, top_ids
 
 
 @pytest.fixture
@@ -20,8 +20,8 @@ def data_root(tmp_path, monkeypatch):
 def test_overlap_and_owners_of_top_results():
     rankings = {"a": ["d1", "d2", "d3"], "b": ["d1", "d4", "d2"], "c": ["d9"]}
     table = overlap_table(rankings)
-    assert table.loc["a", "b"] == pytest.approx(2 / 3) and table.loc["b", "a"] == table.loc["a", "b"]
-    assert table.loc["a", "c"] == 0.0 and table.loc["c", "c"] == 1.0
+    assert table["a"]["b"] == pytest.approx(2 / 3) and table["b"]["a"] == table["a"]["b"]
+    assert table["a"]["c"] == 0.0 and table["c"]["c"] == 1.0
     assert found_by(rankings)["d1"] == ["a", "b"] and found_by(rankings)["d9"] == ["c"]
     assert top_ids({"x": 0.1, "y": 0.9, "z": 0.5}, 2) == ["y", "z"]
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from apptest import app_test
 
 from rag.manage import list_collections
-from ui.testing import app_test
 
 
 @pytest.fixture

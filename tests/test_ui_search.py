@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import pytest
+from apptest import app_test, build_demo
 
 from rag.search import Hit
 from ui.hits import balanced_fences, best_window, escape_markdown, hit_kind, retriever_note
-from ui.testing import app_test, build_demo
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-from ui.testing import app_test
+from apptest import app_test
 
 SECRET = "sk-test-do-not-store-4f1c9a"
 

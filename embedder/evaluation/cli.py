@@ -165,6 +165,7 @@ def compare_query_command(
 
     from ..datasets import load_beir, sized_subset
     from ..registry import load_model
+    from .agreement import overlap_table
     from .query import compare_query, no_hit_reason
 
     dataset = run_or_fail(sized_subset, run_or_fail(load_beir, path, split), max_docs, seed=seed)
@@ -182,3 +183,7 @@ def compare_query_command(
         for rank, doc_id in enumerate(run.ids, 1):
             title, text = dataset.corpus[doc_id]
             typer.echo(f"  {rank:>2}. {run.scores[doc_id]:.3f}  {doc_id}  {(title or text)[:70]}")
+    if len(runs) > 1:
+        table = overlap_table({run.model: run.ids for run in runs})
+        typer.echo("agreement (share of top-k in common): " + "; ".join(
+            f"{a} / {b} {table[a][b]:.0%}" for i, a in enumerate(table) for b in list(table)[i + 1:]))

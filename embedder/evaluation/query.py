@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ..datasets import BeirDataset
+from .agreement import top_ids
 from .retrieval import DenseRetriever, Progress, Retriever, as_retriever
 from .runner import prefixed
 
@@ -83,7 +84,7 @@ def run_one(retriever: Retriever, dataset: BeirDataset, instruction: str, k: int
     started = time.perf_counter()
     run = next(iter(retriever.search(dataset, instruction if dense else "", k).values()), {})
     wall = time.perf_counter() - started
-    ids = sorted(run, key=run.get, reverse=True)[:k]
+    ids = top_ids(run, k)
     encoded = (0 if retriever.cache_hit else len(dataset.corpus)) if dense else None
     return QueryRun(retriever.name, ids, {i: run[i] for i in ids}, wall, encoded)
 

@@ -8,11 +8,12 @@ batch, which is where it stops when Cancel is pressed or the browser tab is clos
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from embedder.evaluation.agreement import found_by, overlap_table
 from embedder.evaluation.query import QueryRun, compare_query, no_hit_reason, pending_documents
 from embedder.instructions import DEFAULT_TASK, TASKS
-from ui.agreement import found_by, overlap_table
 from ui.corpora import beir_folders, load_dataset, splits_of
 from ui.hits import escape_markdown
 from ui.resources import MODEL_CHOICES, get_models
@@ -67,7 +68,7 @@ def show_comparison(state: dict) -> None:
     for column, run in zip(st.columns(len(state["runs"])), state["runs"]):
         show_column(column, run, state, owners)
     st.subheader("Agreement: share of top-k results in common")
-    st.dataframe(overlap_table(rankings).style.format("{:.0%}"))
+    st.dataframe(pd.DataFrame(overlap_table(rankings)).style.format("{:.0%}"))
 
 
 def run_comparison(dataset, models: list, query: str, query_id: str | None, instruction: str, k: int) -> None:

@@ -1,4 +1,4 @@
-"""Screenshots of every page for the docs: ``python -m ui.screenshots [docs/screenshots]``.
+"""Screenshots of every page for the docs: ``python tests/screenshots.py [docs/screenshots]``.
 
 Runs the real app (``streamlit run``) with the MiniLM baseline (small and quick on a CPU; ``E5_SHOT_MODEL``
 picks another spec) in a throw-away E5_HOME, does one typical action per page in headless Debian Chromium,
@@ -12,8 +12,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .config import default_data_root
-from .testing import DEMO_DOCS, build_demo, choose, chromium_page, streamlit_server, wait_idle
+from apptest import DEMO_DOCS, build_demo, choose, chromium_page, streamlit_server, wait_idle
+
+from ui.config import default_data_root
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 SAMPLE_FILES = {**DEMO_DOCS, "notes/todo.txt": "Write the README section about the app.\n",

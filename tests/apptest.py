@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-APP = Path(__file__).with_name("app.py")
+APP = Path(__file__).resolve().parents[1] / "ui" / "app.py"
 CHROMIUM = os.environ.get("E5_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling hosts this sandbox cannot reach.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

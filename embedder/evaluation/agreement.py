@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from itertools import combinations
 
-import pandas as pd
-
 
 def top_ids(run: dict[str, float], k: int) -> list[str]:
     """The ``k`` best doc ids of one query's run, best first."""
     return sorted(run, key=run.get, reverse=True)[:k]
 
 
-def overlap_table(rankings: dict[str, list[str]]) -> pd.DataFrame:
-    """Pairwise share of top-k results two models have in common (1.0: the same set)."""
-    names = list(rankings)
-    table = pd.DataFrame(1.0, index=names, columns=names)
-    for a, b in combinations(names, 2):
+def overlap_table(rankings: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+    """Pairwise share of top-k results two models have in common (1.0: the same set), ``table[a][b]``."""
+    table = {a: {b: 1.0 for b in rankings} for a in rankings}
+    for a, b in combinations(rankings, 2):
         shared = len(set(rankings[a]) & set(rankings[b])) / max(len(rankings[a]), len(rankings[b]), 1)
-        table.loc[a, b] = table.loc[b, a] = shared
+        table[a][b] = table[b][a] = shared
     return table
 
 
