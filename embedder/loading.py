@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .settings import model_cache_dir
+from .paths import model_cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config import EmbedderConfig
 from .protocol import Encoder
-from .settings import EmbedderConfig
 
 DEFAULT_ADAPTER = Path(__file__).with_name("adapters") / "default"
 EMBEDDER_CONFIG_FILE = "embedder.json"  # written by the trainer beside every adapter

@@ -43,8 +43,8 @@ def encoder_for(name: str, model: str | None, *, new: bool = False):
     Unless ``new`` is allowed, an unknown collection fails here, before any model is loaded.
     """
 
+    from .catalog import stored_spec
     from .errors import CollectionNotFound
-    from .manage import stored_spec
 
     try:
         stored = stored_spec(name)
@@ -179,7 +179,7 @@ def collections(as_json: JsonOpt = False) -> None:
     """List collections with their model, size and FAISS index."""
     from dataclasses import asdict
 
-    from .manage import list_collections
+    from .catalog import list_collections
 
     infos = list_collections()
     if as_json:
@@ -198,7 +198,7 @@ def rm(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
 ) -> None:
     """Delete a collection, or the documents at a path inside it."""
-    from .manage import remove_collection, remove_paths
+    from .catalog import remove_collection, remove_paths
 
     if path is not None:
         for rel in run_or_fail(remove_paths, collection, path):

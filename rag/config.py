@@ -72,7 +72,7 @@ class Workspace:
     @classmethod
     def default(cls) -> Workspace:
         """``$E5_RAG_DB`` (any SQLAlchemy URL) or SQLite at ``$E5_HOME/rag.db``; vectors in ``$E5_HOME/indexes``."""
-        from embedder.settings import e5_home
+        from embedder.paths import e5_home
 
         home = e5_home()
         return cls(os.environ.get(DB_URL_ENV) or f"sqlite:///{home / 'rag.db'}", home / "indexes")

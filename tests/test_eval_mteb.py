@@ -6,11 +6,11 @@ import pytest
 from mteb.abstasks.task_metadata import TaskMetadata
 
 from embedder.backends.llm import LLMEncoder
+from embedder.config import EmbedderConfig
 from embedder.datasets import load_beir, subset
 from embedder.evaluation.mteb_wrapper import run_mteb, task_instruction
 from embedder.evaluation.retrieval import evaluate_encoder
 from embedder.instructions import BEIR, WEB_SEARCH
-from embedder.settings import EmbedderConfig
 
 
 def test_mteb_scores_equal_evaluate_encoder(shared_data, tiny_llm_dir):

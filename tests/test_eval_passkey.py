@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from embedder.backends.llm import LLMEncoder
+from embedder.config import EmbedderConfig
 from embedder.evaluation.passkey import (
     apply_long_context,
     make_task,
@@ -16,7 +17,6 @@ from embedder.evaluation.passkey import (
     run_passkey,
     token_counter,
 )
-from embedder.settings import EmbedderConfig
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from test_rag_store import workspace as store  # noqa: F401 - the SQLite / Postg
 from typer.testing import CliRunner
 
 from embedder.backends.hashing import HashingEncoder
+from rag.catalog import list_collections, remove_collection, remove_paths
 from rag.collection import collection_lock, open_collection, open_or_create
 from rag.config import IndexConfig, ScanConfig, Workspace
 from rag.errors import RagError
 from rag.indexer import index_files, index_folder
-from rag.manage import list_collections, remove_collection, remove_paths
 from rag.search import MAX_K, search
 from rag.walk import walk_folder
 from ui.cli import app

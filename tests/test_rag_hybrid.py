@@ -8,10 +8,10 @@ from sqlalchemy import text as sql
 from test_rag_store import FILES, index
 
 from embedder.fusion import FusionConfig
+from rag.catalog import remove_collection
 from rag.collection import open_collection
 from rag.errors import RagError
 from rag.lexical import drop_lexical, fts_table, has_lexical, query_terms
-from rag.manage import remove_collection
 from rag.search import search
 
 HOSTILE = ['"', '""', '"unbalanced quote', "lava*", "*", "NEAR(lava ash)", "lava NEAR ash", "-lava", "lava -ash",

@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy import text as sql
 
 from embedder.backends.hashing import HashingEncoder
+from rag.catalog import list_collections, remove_collection, remove_paths
 from rag.collection import open_collection
 from rag.config import IndexConfig, Workspace
 from rag.errors import CollectionMismatch, CollectionNotFound
 from rag.indexer import index_folder
-from rag.manage import list_collections, remove_collection, remove_paths
 from rag.search import search
 from rag.store import Base, ChunkRow, DocumentRow, EmbeddingRow, engine_for
 

@@ -27,7 +27,7 @@ from trainer.synth.client import ChatClient
 from trainer.synth.config import EndpointConfig, SynthConfig
 from trainer.synth.pipeline import run_synth
 from trainer.synth.report import export_jsonl, synth_stats
-from trainer.synth.store import Example, Request, Response, open_store
+from trainer.synth.store import ExampleRow, Request, Response, open_store
 from ui.cli import app
 
 FILLER = "walks along the quiet harbour at dawn while fishing boats return with their nets full of silver fish"
@@ -291,7 +291,7 @@ def test_resume_after_sigkill_has_no_duplicates_and_loses_nothing(server, tmp_pa
 
     subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
     with sessions() as session:
-        queries = list(session.scalars(select(Example.query)))
+        queries = list(session.scalars(select(ExampleRow.query)))
         task_ids = list(session.scalars(select(Request.task_id).where(Request.kind == "example")))
         done_keys = {r.key: r.messages[0]["content"] for r in session.scalars(select(Request))}
     assert len(queries) == len(set(queries)) == n  # nothing lost, nothing twice
@@ -303,4 +303,4 @@ def test_resume_after_sigkill_has_no_duplicates_and_loses_nothing(server, tmp_pa
 
 def examples(sessions) -> int:
     with sessions() as session:
-        return session.scalar(select(func.count(Example.id)))
+        return session.scalar(select(func.count(ExampleRow.id)))

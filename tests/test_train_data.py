@@ -5,7 +5,7 @@ import json
 import pytest
 
 from trainer.config import LeakConfig, SourceConfig
-from trainer.data import DataError, read_jsonl, read_sts
+from trainer.data import DataError, read_examples, read_sts
 from trainer.mixing import apply_weight, beir_examples, build_dataset, check_leaks, dedup
 
 
@@ -23,7 +23,7 @@ def test_jsonl_reads_instruction_task_and_negative(tmp_path):
         row(query="q1", positive="p1", negative="n1", task="Retrieve answers"),
         row(query="q2", positive="p2", instruction="scifact"),
     ])
-    first, second = read_jsonl(path)
+    first, second = read_examples(path)
     assert (first.query, first.positive, first.negative, first.instruction) == ("q1", "p1", "n1", "Retrieve answers")
     assert second.negative is None and second.instruction.startswith("Given a scientific claim")
     assert second.origin == f"{path}:2"
@@ -40,7 +40,7 @@ def test_jsonl_reads_instruction_task_and_negative(tmp_path):
 def test_bad_jsonl_names_file_and_line(tmp_path, bad, problem):
     path = write_lines(tmp_path / "bad.jsonl", [row(query="q", positive="p", task="t"), bad])
     with pytest.raises(DataError, match=problem) as err:
-        read_jsonl(path)
+        read_examples(path)
     assert f"{path}:2" in str(err.value)
 
 
@@ -56,7 +56,7 @@ def test_sts_keeps_high_scores_and_rejects_bad_rows(tmp_path):
 
 def test_weights_and_dedup(tmp_path):
     path = write_lines(tmp_path / "a.jsonl", [row(query=f"q{i}", positive=f"p{i}", task="t") for i in range(10)])
-    examples = read_jsonl(path)
+    examples = read_examples(path)
     import random
 
     assert len(apply_weight(examples, 2.5, random.Random(0))) == 25
@@ -95,8 +95,8 @@ def test_leak_of_an_evaluation_query_names_the_line(tmp_path, tiny_beir):
                                               row(query="Do  dogs BARK", positive="p", task="t")])
     leak = LeakConfig(beir=(str(tiny_beir),), split="test")
     with pytest.raises(DataError, match=f"{path}:2: evaluation-split text enters training"):
-        check_leaks(read_jsonl(path), leak)
-    kept = check_leaks(read_jsonl(path), LeakConfig(beir=(str(tiny_beir),), policy="drop"))
+        check_leaks(read_examples(path), leak)
+    kept = check_leaks(read_examples(path), LeakConfig(beir=(str(tiny_beir),), policy="drop"))
     assert [ex.query for ex in kept] == ["fine"]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from apptest import app_test
 
-from rag.manage import list_collections
+from rag.catalog import list_collections
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def _text(row: dict, key: str, where: str, required: bool = True) -> str | None:
     return value.strip()
 
 
-def read_jsonl(path: str | Path, task: str | None = None) -> list[Example]:
+def read_examples(path: str | Path, task: str | None = None) -> list[Example]:
     """Rows ``{query, positive, negative?, instruction? | task?}``: generic pairs, the shared
     ``train/`` sets (``task`` holds the instruction) and ``e5 synth export`` files."""
     examples = []

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from embedder.datasets import BeirDataset, load_beir
 
 from .config import LeakConfig, SourceConfig
-from .data import DataError, Example, read_jsonl, read_sts, sts_sentences, task_instruction
+from .data import DataError, Example, read_examples, read_sts, sts_sentences, task_instruction
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def source_examples(source: SourceConfig) -> list[Example]:
         return beir_examples(source)
     if source.kind == "sts":
         return read_sts(source.path, source.min_score, source.task or "sts")
-    return read_jsonl(source.path, source.task)
+    return read_examples(source.path, source.task)
 
 
 def apply_weight(examples: list[Example], weight: float, rng: random.Random) -> list[Example]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from embedder.protocol import Encoder
+from rag.catalog import CollectionInfo, list_collections
 from rag.collection import Collection, open_collection
-from rag.manage import CollectionInfo, list_collections
 
 from .resources import get_encoder
 from .session import settings

@@ -7,14 +7,14 @@ import streamlit as st
 from embedder.protocol import Encoder
 from embedder.registry import API_OPTIONS, LLM_OPTIONS, REGISTRY, load_encoder, load_model, lookup
 
-from .session import Settings, settings
+from .session import SessionSettings, settings
 
 # Specs offered in model pickers (``openai:<model>``, ``hybrid:<spec>`` and HF ids are typed in).
 MODEL_CHOICES = [spec for spec in REGISTRY if "<" not in spec]
 ENCODER_CHOICES = [spec for spec in MODEL_CHOICES if REGISTRY[spec].encoder]
 
 
-def encoder_options(spec: str, current: Settings) -> dict:
+def encoder_options(spec: str, current: SessionSettings) -> dict:
     """The ``load_encoder`` overrides that apply to a spec's backend."""
     options = lookup(spec).options
     if options == API_OPTIONS:

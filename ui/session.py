@@ -18,7 +18,7 @@ STATE_KEY = "e5_settings"
 
 
 @dataclass(frozen=True)
-class Settings:
+class SessionSettings:
     """What this session embeds and chats with."""
 
     model: str
@@ -37,7 +37,7 @@ class Settings:
             raise ValueError(f"device must be one of {', '.join(DEVICES)} or cuda:N, got {self.device!r}")
 
     @classmethod
-    def from_config(cls, config: UIConfig) -> Settings:
+    def from_config(cls, config: UIConfig) -> SessionSettings:
         return cls(model=config.model, adapter=config.adapter, device=config.device,
                    embed_base_url=config.embed_base_url, chat_base_url=config.chat_base_url,
                    chat_model=config.chat_model)
@@ -60,13 +60,13 @@ def config() -> UIConfig:
     return st.session_state["e5_config"]
 
 
-def settings() -> Settings:
+def settings() -> SessionSettings:
     if STATE_KEY not in st.session_state:
-        st.session_state[STATE_KEY] = Settings.from_config(config())
+        st.session_state[STATE_KEY] = SessionSettings.from_config(config())
     return st.session_state[STATE_KEY]
 
 
-def update_settings(**changes) -> Settings:
+def update_settings(**changes) -> SessionSettings:
     """Replace some settings for this session; empty strings count as unset."""
     cleaned = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in changes.items()}
     st.session_state[STATE_KEY] = dataclasses.replace(settings(), **cleaned)

@@ -16,6 +16,7 @@ from ..batching import (
     token_budget_batches,
     tokenize_with_eos,
 )
+from ..config import EmbedderConfig
 from ..loading import (
     DEFAULT_MODEL_NAME,
     adapter_fingerprint,
@@ -29,7 +30,6 @@ from ..packing import PACKED_ATTENTION, last_token_pool_packed, pack_batch
 from ..pooling import last_token_pool
 from ..prompts import get_template
 from ..protocol import check_texts, l2_normalize
-from ..settings import EmbedderConfig
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..settings import cache_dir
+from ..paths import cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from ..settings import e5_home
+from ..paths import e5_home
 from .results import Result
 
 FORMATS = ("csv", "json", "markdown")

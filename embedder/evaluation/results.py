@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy import JSON, DateTime, Float, Integer, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from ..settings import e5_home
+from ..paths import e5_home
 from ..sql import open_engine, utcnow
 
 KINDS = ("beir", "passkey")

@@ -13,7 +13,7 @@ from .config import SynthConfig
 from .gates import Rejected, check_example, check_task, digest, duplicate_keys, normalise
 from .parsing import ParseError, extract_json, extract_tasks
 from .prompts import get_category
-from .store import DONE, Example, Rejection, Request, Response, Task
+from .store import DONE, ExampleRow, Rejection, Request, Response, Task
 
 
 def record_reply(session: Session, request: Request, reply, config: SynthConfig) -> bool:
@@ -40,14 +40,14 @@ def record_example(session: Session, request: Request, content: str, config: Syn
     category = get_category(request.category)
     triple = check_example(category, extract_json(content), request.params, config.gates)
     exact, near = duplicate_keys(triple)
-    if session.scalar(select(Example.id).where(Example.exact_hash == exact)):
+    if session.scalar(select(ExampleRow.id).where(ExampleRow.exact_hash == exact)):
         raise Rejected("duplicate_exact", "the same example was already accepted")
-    if session.scalar(select(Example.id).where(Example.near_hash == near)):
+    if session.scalar(select(ExampleRow.id).where(ExampleRow.near_hash == near)):
         raise Rejected("duplicate_near", "an example with the same normalised query and positive exists")
     params = request.params
     language = params.get("language") or f"{params['src_language']}-{params['tgt_language']}"
     instruction = session.get(Task, request.task_id).text if request.task_id else category.instruction
-    session.add(Example(request_id=request.id, category=category.name, language=language,
+    session.add(ExampleRow(request_id=request.id, category=category.name, language=language,
                         instruction=instruction, exact_hash=exact, near_hash=near, **triple))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from .store import DONE, Example, Rejection, Request, Response, open_store
+from .store import DONE, ExampleRow, Rejection, Request, Response, open_store
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ def synth_stats(db_url: str | None = None) -> SynthStats:
         usage = [ModelUsage(*row) for row in s.execute(
             select(Response.model, func.count(), func.sum(Response.prompt_tokens),
                    func.sum(Response.completion_tokens), func.sum(Response.cost_usd)).group_by(Response.model))]
-        return SynthStats(requests=grouped(Request.kind, Request.status), by_type=grouped(Example.category),
-                          by_language=grouped(Example.language), rejections=grouped(Rejection.reason),
+        return SynthStats(requests=grouped(Request.kind, Request.status), by_type=grouped(ExampleRow.category),
+                          by_language=grouped(ExampleRow.language), rejections=grouped(Rejection.reason),
                           usage=usage)
 
 
@@ -65,9 +65,9 @@ def export_jsonl(path: str | Path, db_url: str | None = None, types: tuple[str, 
     """Write accepted examples as the trainer's JSONL (query, positive, negative when there is one,
     instruction, type, language); returns how many. The file is replaced only once complete."""
     path = Path(path)
-    query = select(Example).order_by(Example.id)
+    query = select(ExampleRow).order_by(ExampleRow.id)
     if types:
-        query = query.where(Example.category.in_(types))
+        query = query.where(ExampleRow.category.in_(types))
     partial = path.with_name(f".{path.name}.partial")
     count = 0
     with open_store(db_url)() as session, partial.open("w", encoding="utf-8") as out:
@@ -78,7 +78,7 @@ def export_jsonl(path: str | Path, db_url: str | None = None, types: tuple[str, 
     return count
 
 
-def to_record(example: Example) -> dict:
+def to_record(example: ExampleRow) -> dict:
     record = {"query": example.query, "positive": example.positive, "negative": example.negative,
               "instruction": example.instruction, "type": example.category, "language": example.language}
     if record["negative"] is None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from embedder.settings import e5_home
+from embedder.paths import e5_home
 from embedder.sql import open_engine, utcnow
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
@@ -63,7 +63,7 @@ class Response(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Example(Base):
+class ExampleRow(Base):
     __tablename__ = "synth_examples"
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("synth_requests.id"), unique=True)

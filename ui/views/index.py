@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from rag.catalog import remove_collection
 from rag.config import IndexConfig, ScanConfig, check_collection_name
 from rag.indexer import IndexReport, index_folder
-from rag.manage import remove_collection
 from ui.catalog import collection_infos, spec_for
 from ui.paths import resolve_allowed
 from ui.resources import ENCODER_CHOICES, get_encoder

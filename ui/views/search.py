@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rag.catalog import CollectionInfo
 from rag.collection import Collection
-from rag.manage import CollectionInfo
 from rag.search import chunk_ids_matching, search
 from ui.catalog import collection_infos, open_for_search
 from ui.hits import escape_markdown, show_hit
