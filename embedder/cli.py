@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .console import fail, open_encoder, run_or_fail
+from .console import fail, open_encoder, require_extra, run_or_fail
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="model spec; see `e5 models`")]
 AdapterOpt = Annotated[str | None, typer.Option(help="LoRA adapter folder (LLM models)")]
@@ -65,6 +65,8 @@ def serve(
     insecure: Annotated[bool, typer.Option("--insecure", help="allow a non-loopback --host without an API key")] = False,
 ) -> None:
     """Serve an encoder over an OpenAI-compatible HTTP API (/v1/embeddings, /v1/models, /v1/chat/completions)."""
+    require_extra("fastapi", "server", "e5 serve")
+    require_extra("uvicorn", "server", "e5 serve")
     import uvicorn
 
     from .serving.server import check_exposure, create_app

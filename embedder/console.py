@@ -21,6 +21,14 @@ def run_or_fail(function, *args, **kwargs):
         fail(str(err))
 
 
+def require_extra(module: str, extra: str, command: str) -> None:
+    """Fail with the pip line to run when a command's optional dependency (a pyproject extra) is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        fail(f"{command} needs {module}: pip install \"e5-embed[{extra}]\" (or pip install {module})")
+
+
 def open_encoder(model: str, **overrides):
     """``load_encoder`` for a command: a bad spec or missing model is a one-line error."""
     from .registry import load_encoder

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..console import open_encoder, run_or_fail
+from ..console import open_encoder, require_extra, run_or_fail
 
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks: BEIR folders, personalized passkey, comparisons.")
 
@@ -84,6 +84,7 @@ def mteb_command(path: Annotated[Path, typer.Argument(help="a BEIR folder")],
                  split: SplitOpt = "test", max_queries: MaxQueriesOpt = None, max_docs: MaxDocsOpt = None,
                  seed: SeedOpt = 0) -> None:
     """Score a BEIR folder through mteb itself (its evaluator, our encoder wrapper); prints mteb's scores."""
+    require_extra("mteb", "bench", "e5 bench mteb")
     from ..datasets import load_beir, subset
     from .mteb_wrapper import run_mteb
 

@@ -77,8 +77,10 @@ def export_results(results: list[Result], fmt: str) -> str:
 
 def new_figure(size: tuple[float, float]):
     """``(figure, axes)`` on the file-only Agg backend (no display needed)."""
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError('charts need matplotlib: pip install "e5-embed[bench]"') from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
