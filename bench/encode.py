@@ -43,7 +43,30 @@ def linear_params(model: torch.nn.Module) -> int:
 def mixed_texts(tokenizer, n: int, target: int, seed: int) -> list[str]:
     """Texts of 25%..175% of ``target`` tokens, from a fixed word pool."""
     rng = random.Random(seed)
-    words = ["retrieval", "embedding", "model", "query", "document", "language", "vector", "index", "search", "training", "data", "protein", "cell", "cancer", "gene", "therapy", "clinical", "patient", "study", "result", "method", "analysis"]
+    words = [
+        "retrieval",
+        "embedding",
+        "model",
+        "query",
+        "document",
+        "language",
+        "vector",
+        "index",
+        "search",
+        "training",
+        "data",
+        "protein",
+        "cell",
+        "cancer",
+        "gene",
+        "therapy",
+        "clinical",
+        "patient",
+        "study",
+        "result",
+        "method",
+        "analysis",
+    ]
     texts = []
     for _ in range(n):
         length = rng.randint(target // 4, target * 7 // 4)
@@ -93,7 +116,7 @@ def kernels_alone_seconds(encoder, texts: list[str], repeats: int = 2) -> float:
             for linear in linears:
                 torch.nn.functional.linear(inputs[linear.in_features], linear.weight)
             for _ in range(config.num_hidden_layers):
-                packed_causal_attention(query, key_value, key_value, offsets, head_dim ** -0.5)
+                packed_causal_attention(query, key_value, key_value, offsets, head_dim**-0.5)
             best = min(best, time.perf_counter() - start)
         total += best
     return total
@@ -106,7 +129,9 @@ def timed(fn, *args) -> tuple[np.ndarray, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="base")
     parser.add_argument("--texts", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -118,9 +143,11 @@ def main() -> None:
 
     encoder = load_encoder(args.model, batch_size=args.batch_size, max_length=1024)
     padded = load_encoder(args.model, batch_size=args.batch_size, max_length=1024, packing=False)
-    methods = {"plain loop": lambda texts: plain_loop(padded, texts, args.batch_size),
-               "LLMEncoder padded": padded.encode_raw,
-               "LLMEncoder": encoder.encode_raw}
+    methods = {
+        "plain loop": lambda texts: plain_loop(padded, texts, args.batch_size),
+        "LLMEncoder padded": padded.encode_raw,
+        "LLMEncoder": encoder.encode_raw,
+    }
     if args.compile:
         compiled = load_encoder(args.model, batch_size=args.batch_size, max_length=1024, compile=True)
         methods["LLMEncoder+compile"] = compiled.encode_raw
@@ -130,11 +157,15 @@ def main() -> None:
 
     gflops = matmul_gflops()
     limit = gflops * 1e9 / (2 * linear_params(encoder.model))
-    print(f"model {encoder.name}: {linear_params(encoder.model) / 1e6:.1f}M linear params, "
-          f"{torch.get_num_threads()} threads, batch {args.batch_size}, {args.texts} texts per length")
+    print(
+        f"model {encoder.name}: {linear_params(encoder.model) / 1e6:.1f}M linear params, "
+        f"{torch.get_num_threads()} threads, batch {args.batch_size}, {args.texts} texts per length"
+    )
     print(f"machine: fp32 matmul {gflops:.1f} GFLOP/s -> limit {limit:.0f} tokens/s for this model\n")
-    print(f"{'target':>6} {'method':<20} {'texts/s':>8} {'tokens/s':>9} {'of limit':>8} {'vs plain':>8} "
-          f"{'min cos':>9} {'peak RSS':>9}")
+    print(
+        f"{'target':>6} {'method':<20} {'texts/s':>8} {'tokens/s':>9} {'of limit':>8} {'vs plain':>8} "
+        f"{'min cos':>9} {'peak RSS':>9}"
+    )
     for target in (int(x) for x in args.lengths.split(",")):
         texts = mixed_texts(encoder.tokenizer, args.texts, target, seed=target)
         tokens = sum(encoder.count_tokens(texts))
@@ -144,11 +175,15 @@ def main() -> None:
             rate = tokens / seconds
             cosine = float(np.min(np.sum(reference * vectors, axis=1)))
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"{target:>6} {method:<20} {len(texts) / seconds:>8.2f} {rate:>9.0f} {rate / limit:>8.0%} "
-                  f"{plain_s / seconds:>7.2f}x {cosine:>9.6f} {rss:>7.0f}MB")
+            print(
+                f"{target:>6} {method:<20} {len(texts) / seconds:>8.2f} {rate:>9.0f} {rate / limit:>8.0%} "
+                f"{plain_s / seconds:>7.2f}x {cosine:>9.6f} {rss:>7.0f}MB"
+            )
         seconds = kernels_alone_seconds(encoder, texts)
-        print(f"{target:>6} {'kernels alone':<20} {len(texts) / seconds:>8.2f} {tokens / seconds:>9.0f} "
-              f"{tokens / seconds / limit:>8.0%} {plain_s / seconds:>7.2f}x")
+        print(
+            f"{target:>6} {'kernels alone':<20} {len(texts) / seconds:>8.2f} {tokens / seconds:>9.0f} "
+            f"{tokens / seconds / limit:>8.0%} {plain_s / seconds:>7.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding scifact/ and nfcorpus/")
     parser.add_argument("--models", default="bm25,minilm,base,default")
     parser.add_argument("--max-queries", type=int)
@@ -34,8 +36,12 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    results = run_beir([args.data / "scifact", args.data / "nfcorpus"], args.models.split(","),
-                       max_queries=args.max_queries, max_docs=args.max_docs)
+    results = run_beir(
+        [args.data / "scifact", args.data / "nfcorpus"],
+        args.models.split(","),
+        max_queries=args.max_queries,
+        max_docs=args.max_docs,
+    )
     print(export_results(results, "markdown"))
     print(f"BEIR wall time: {time.perf_counter() - started:.0f} s (model loading included)\n")
     if args.passkey:
@@ -43,8 +49,10 @@ def main() -> None:
         ResultStore().add(passkey)
         for result in passkey:
             cut = f" (truncated to {result.config['truncated_to']})" if result.config["truncated_to"] else ""
-            print(f"passkey {result.config['length']:>6}{cut}: top-1 {result.metrics['accuracy']:.2f} "
-                  f"in {result.wall_s:.0f} s")
+            print(
+                f"passkey {result.config['length']:>6}{cut}: top-1 {result.metrics['accuracy']:.2f} "
+                f"in {result.wall_s:.0f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ from embedder.registry import load_model
 from trainer.config import load_config
 from trainer.dev import holdout_dataset
 
-GRID = [FusionConfig(method="rrf", rrf_k=k) for k in (5, 20, 60, 100)] + \
-       [FusionConfig(method="linear", alpha=a) for a in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)]
+GRID = [FusionConfig(method="rrf", rrf_k=k) for k in (5, 20, 60, 100)] + [
+    FusionConfig(method="linear", alpha=a) for a in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+]
 
 
 def ndcg(data, run) -> float:
@@ -36,23 +37,32 @@ def ndcg(data, run) -> float:
 def dev_sets(max_queries: int, max_docs: int):
     config = load_config("trainer/configs/default-cpu.toml")
     source = next(s for s in config.data if s.kind == "beir" and s.holdout_queries)
-    return [holdout_dataset(source, config.seed, 300),
-            subset(load_beir("../shared/data/nfcorpus", "dev"), max_queries, max_docs, 0)]
+    return [
+        holdout_dataset(source, config.seed, 300),
+        subset(load_beir("../shared/data/nfcorpus", "dev"), max_queries, max_docs, 0),
+    ]
 
 
 def test_sets(max_queries: int, max_docs: int):
-    return [subset(load_beir(f"../shared/data/{name}", "test"), max_queries, max_docs, 0)
-            for name in ("scifact", "nfcorpus")]
+    return [
+        subset(load_beir(f"../shared/data/{name}", "test"), max_queries, max_docs, 0)
+        for name in ("scifact", "nfcorpus")
+    ]
 
 
 def runs(hybrids: dict[str, HybridRetriever], datasets) -> dict:
     """(dense run, BM25 run) per (encoder, dataset), each computed once."""
-    return {(spec, data.label): hybrid.runs(data, data.default_instruction())
-            for spec, hybrid in hybrids.items() for data in datasets}
+    return {
+        (spec, data.label): hybrid.runs(data, data.default_instruction())
+        for spec, hybrid in hybrids.items()
+        for data in datasets
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--encoders", default="minilm,default")
     parser.add_argument("--max-queries", type=int, default=100)
     parser.add_argument("--max-docs", type=int, default=1000)
@@ -60,8 +70,10 @@ def main() -> None:
     args = parser.parse_args()
 
     bm25 = BM25Retriever()
-    hybrids = {spec: HybridRetriever(DenseRetriever(load_model(spec, args.max_length)), bm25)
-               for spec in args.encoders.split(",")}
+    hybrids = {
+        spec: HybridRetriever(DenseRetriever(load_model(spec, args.max_length)), bm25)
+        for spec in args.encoders.split(",")
+    }
     dev = dev_sets(args.max_queries, args.max_docs)
     dev_runs = runs(hybrids, dev)
     print("dev nDCG@10 by fusion setting (mean over encoders and dev sets first)\n")
@@ -71,15 +83,23 @@ def main() -> None:
     for fusion in GRID:
         scores = [ndcg(d, fuse_runs(*dev_runs[spec, d.label], fusion)) for spec in hybrids for d in dev]
         means[fusion] = sum(scores) / len(scores)
-        print(f"| {fusion.describe()} | {means[fusion]:.1f} | " + " | ".join(f"{s:.1f}" for s in scores) + " |")
+        print(
+            f"| {fusion.describe()} | {means[fusion]:.1f} | " + " | ".join(f"{s:.1f}" for s in scores) + " |"
+        )
     chosen = max(GRID, key=means.get)
     default = FusionConfig()
     print(f"\nchosen on dev: {chosen.describe()} (the project default is {default.describe()})\n")
 
     test = test_sets(args.max_queries, args.max_docs)
     test_runs = runs(hybrids, test)
-    print("test nDCG@10\n\n| model | " + " | ".join(d.label for d in test) + " |\n|---|" + "---:|" * len(test))
-    print("| bm25 | " + " | ".join(f"{ndcg(d, test_runs[next(iter(hybrids)), d.label][1]):.1f}" for d in test) + " |")
+    print(
+        "test nDCG@10\n\n| model | " + " | ".join(d.label for d in test) + " |\n|---|" + "---:|" * len(test)
+    )
+    print(
+        "| bm25 | "
+        + " | ".join(f"{ndcg(d, test_runs[next(iter(hybrids)), d.label][1]):.1f}" for d in test)
+        + " |"
+    )
     for spec in hybrids:
         print(f"| {spec} | " + " | ".join(f"{ndcg(d, test_runs[spec, d.label][0]):.1f}" for d in test) + " |")
     for spec in hybrids:
@@ -87,7 +107,11 @@ def main() -> None:
             if label == "default" and fusion == chosen:
                 continue
             scores = [ndcg(d, fuse_runs(*test_runs[spec, d.label], replace(fusion))) for d in test]
-            print(f"| hybrid:{spec} ({label}: {fusion.describe()}) | " + " | ".join(f"{s:.1f}" for s in scores) + " |")
+            print(
+                f"| hybrid:{spec} ({label}: {fusion.describe()}) | "
+                + " | ".join(f"{s:.1f}" for s in scores)
+                + " |"
+            )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Indexes a small corpus into a fresh collection and encodes exactly the same chun
 same encoder in one call (the best case: nothing but the model), once before and once after the
 pipeline run, so that drifting machine load affects both sides alike. Overhead = pipeline / mean
 encoding - 1 (target <= 10%). The model's speed is already known to the database (as after any
-first run), so the pipeline encodes in its normal batches, without the first run's small probe batch. Also times a no-op re-run, and a re-run over an unchanged folder of many small files.
+first run), so the pipeline encodes in its normal batches, without the first run's small probe batch.
+Also times a no-op re-run, and a re-run over an unchanged folder of many small files.
 
     python bench/index.py [--model default] [--corpus docs|scifact] [--docs 30] [--noop-files 10000]
 """
@@ -37,7 +38,7 @@ def write_corpus(kind: str, docs: int, folder: Path) -> None:
             target.write_text(entry.path.read_text(encoding="utf-8"), encoding="utf-8")
         return
     with SCIFACT.open(encoding="utf-8") as lines:
-        for _, line in zip(range(docs), lines):
+        for _, line in zip(range(docs), lines, strict=False):
             row = json.loads(line)
             (folder / f"{row['_id']}.md").write_text(f"# {row['title']}\n\n{row['text']}\n", encoding="utf-8")
 
@@ -68,16 +69,24 @@ def bench_pipeline(args, tmp: Path) -> None:
     (tmp / "warm-up" / "note.txt").write_text("warm-up text for the model and the speed estimate")
     index_folder(tmp / "warm-up", encoder, workspace=workspace, progress=False)
     before, _ = timed(encoder.encode_documents, texts)
-    pipeline, report = timed(index_folder, folder, encoder, collection="bench", workspace=workspace, progress=False)
+    pipeline, report = timed(
+        index_folder, folder, encoder, collection="bench", workspace=workspace, progress=False
+    )
     after, _ = timed(encoder.encode_documents, texts)
-    noop, again = timed(index_folder, folder, encoder, collection="bench", workspace=workspace, progress=False)
+    noop, again = timed(
+        index_folder, folder, encoder, collection="bench", workspace=workspace, progress=False
+    )
     assert report.chunks_encoded == len(texts), "the pipeline encoded other chunks than the reference"
     encoding, tokens = (before + after) / 2, report.tokens_encoded
-    print(f"model {encoder.name}; corpus {args.corpus}: {len(report.added)} files, {len(texts)} chunks, "
-          f"{tokens:,} tokens")
+    print(
+        f"model {encoder.name}; corpus {args.corpus}: {len(report.added)} files, {len(texts)} chunks, "
+        f"{tokens:,} tokens"
+    )
     print(f"pipeline (walk+read+chunk+encode+SQL+FAISS): {pipeline:8.1f} s  {tokens / pipeline:8.1f} tok/s")
-    print(f"pure encoding of the same chunks, before/after: {before:.1f} s / {after:.1f} s  "
-          f"{tokens / encoding:8.1f} tok/s")
+    print(
+        f"pure encoding of the same chunks, before/after: {before:.1f} s / {after:.1f} s  "
+        f"{tokens / encoding:8.1f} tok/s"
+    )
     print(f"pipeline overhead: {100 * (pipeline / encoding - 1):+.1f}% (target <= 10%)")
     print(f"no-op re-run: {noop:.2f} s ({again.summary()})")
 
@@ -91,9 +100,13 @@ def bench_unchanged_folder(files: int, tmp: Path) -> None:
         (part / f"note{i:05d}.txt").write_text(f"note {i} about topic {i % 97} and item {i % 13}")
     encoder = load_encoder("hash")
     first, _ = timed(index_folder, folder, encoder, collection="many", workspace=workspace, progress=False)
-    rerun, report = timed(index_folder, folder, encoder, collection="many", workspace=workspace, progress=False)
-    print(f"{files:,} small files: first index {first:.1f} s (hash model); unchanged re-run {rerun:.2f} s "
-          f"({report.summary()})")
+    rerun, report = timed(
+        index_folder, folder, encoder, collection="many", workspace=workspace, progress=False
+    )
+    print(
+        f"{files:,} small files: first index {first:.1f} s (hash model); unchanged re-run {rerun:.2f} s "
+        f"({report.summary()})"
+    )
 
 
 def main() -> None:
@@ -101,7 +114,9 @@ def main() -> None:
     parser.add_argument("--model", default="default", help="model spec (see `e5 models`)")
     parser.add_argument("--corpus", choices=["docs", "scifact"], default="docs")
     parser.add_argument("--docs", type=int, default=30, help="SciFact abstracts to index")
-    parser.add_argument("--noop-files", type=int, default=0, help="also time an unchanged re-run over N files")
+    parser.add_argument(
+        "--noop-files", type=int, default=0, help="also time an unchanged re-run over N files"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         bench_pipeline(args, Path(tmp))

@@ -30,12 +30,14 @@ def log_fit(points: list[tuple[int, float]]) -> tuple[float, float]:
     """Least-squares ``(a, b)`` of score = a + b ln(examples)."""
     xs, ys = [math.log(x) for x, _ in points], [y for _, y in points]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
     return my - b * mx, b
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run", type=Path)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--start", type=int, default=0, help="examples seen before this run (warm start)")
@@ -64,7 +66,7 @@ def main() -> None:
 
         fig, ax = plt.subplots(figsize=(6, 3.5))
         ax.plot([x for x, _ in points], [y for _, y in points], "o-", label="dev (SciFact hold-out)")
-        xs = [points[0][0] * 1.1 ** i for i in range(60)]
+        xs = [points[0][0] * 1.1**i for i in range(60)]
         ax.plot(xs, [a + b * math.log(x) for x in xs], "--", label="log-linear fit")
         if args.target is not None:
             ax.axhline(args.target, color="gray", linestyle=":", label="target")

@@ -38,8 +38,13 @@ from embedder.registry import adapter_config, load_encoder, load_model
 from trainer.config import load_config
 from trainer.dev import holdout_dataset
 
-SETS = {"nfcorpus": "NFCorpus dev", "scifact": "SciFact hold-out", "stsb": "STS-B dev", "wikiqa": "WikiQA dev",
-        "trecqa": "TrecQA dev"}
+SETS = {
+    "nfcorpus": "NFCorpus dev",
+    "scifact": "SciFact hold-out",
+    "stsb": "STS-B dev",
+    "wikiqa": "WikiQA dev",
+    "trecqa": "TrecQA dev",
+}
 BASELINES = {"bm25": "baseline (lexical)", "minilm": "baseline (all-MiniLM-L6-v2)"}
 DATA = Path("../shared/data")
 PARTIAL = "\\*"
@@ -69,7 +74,10 @@ class DevSuite:
     sts: StsPairs
 
     def describe(self) -> str:
-        sizes = [f"{SETS[key]} {len(data.queries)}q/{len(data.corpus)}d" for key, (data, _) in self.retrieval.items()]
+        sizes = [
+            f"{SETS[key]} {len(data.queries)}q/{len(data.corpus)}d"
+            for key, (data, _) in self.retrieval.items()
+        ]
         return ", ".join(sizes) + f", STS-B dev {len(self.sts.scores)} pairs"
 
 
@@ -77,17 +85,21 @@ def dev_suite(config_path: str, max_docs: int) -> DevSuite:
     """The five dev sets; the SciFact hold-out is the one of the recipe at ``config_path``."""
     config = load_config(config_path)
     scifact = next(s for s in config.data if s.kind == "beir" and s.holdout_queries)
-    retrieval = {"nfcorpus": (subset(load_beir(DATA / "nfcorpus", "dev"), 100, 2000, seed=0), None),
-                 "scifact": (holdout_dataset(scifact, max_docs), None),
-                 **{key: pairs_retrieval_set(DATA / "train" / key / "dev.jsonl") for key in ("wikiqa", "trecqa")}}
+    retrieval = {
+        "nfcorpus": (subset(load_beir(DATA / "nfcorpus", "dev"), 100, 2000, seed=0), None),
+        "scifact": (holdout_dataset(scifact, max_docs), None),
+        **{key: pairs_retrieval_set(DATA / "train" / key / "dev.jsonl") for key in ("wikiqa", "trecqa")},
+    }
     return DevSuite(retrieval, read_sts_pairs(DATA / "stsbenchmark" / "sts-dev.csv"))
 
 
 def measure(model, suite: DevSuite) -> tuple[dict[str, float], float]:
     """Scores of an encoder (or the BM25 retriever, which has no STS score) on the suite, and seconds taken."""
     started = time.perf_counter()
-    scores = {key: 100 * evaluate_encoder(model, data, instruction, cache=False)["ndcg_at_10"]
-              for key, (data, instruction) in suite.retrieval.items()}
+    scores = {
+        key: 100 * evaluate_encoder(model, data, instruction, cache=False)["ndcg_at_10"]
+        for key, (data, instruction) in suite.retrieval.items()
+    }
     if hasattr(model, "encode_documents"):
         scores["stsb"] = sts_spearman(model, suite.sts)
     return {key: scores[key] for key in SETS if key in scores}, time.perf_counter() - started
@@ -101,7 +113,9 @@ def read_record(path: str) -> list[LeverRow]:
     for number, row in enumerate(rows, 1):
         unknown = sorted(set(row) - allowed) + sorted(set(row.get("scores", {})) - set(SETS))
         if unknown:
-            raise ValueError(f"{path}: lever {number} has unknown fields {unknown} (scores take {', '.join(SETS)})")
+            raise ValueError(
+                f"{path}: lever {number} has unknown fields {unknown} (scores take {', '.join(SETS)})"
+            )
         if "lever" not in row or "model" not in row:
             raise ValueError(f"{path}: lever {number} needs both 'lever' and 'model'")
     return [LeverRow(**{**row, "scores": row.get("scores", {})}) for row in rows]
@@ -113,16 +127,25 @@ def cell(value, digits: int = 1) -> str:
 
 def table(rows: list[LeverRow]) -> str:
     """The markdown table, the footnote on means over fewer than five sets, and each row's notes."""
-    lines = ["| lever | model | dev mean | " + " | ".join(SETS.values()) + " | examples seen | train wall | encode s |",
-             "|---|---|" + "---:|" * (len(SETS) + 4)]
+    lines = [
+        "| lever | model | dev mean | "
+        + " | ".join(SETS.values())
+        + " | examples seen | train wall | encode s |",
+        "|---|---|" + "---:|" * (len(SETS) + 4),
+    ]
     for row in rows:
         mean = cell(row.mean()) + (PARTIAL if 0 < len(row.scores) < len(SETS) else "")
         wall = "–" if row.train_wall_min is None else f"{row.train_wall_min:,.0f} min"
-        lines.append(f"| {row.lever} | {row.model} | {mean} | " + " | ".join(cell(row.scores.get(k)) for k in SETS)
-                     + f" | {cell(row.examples_seen)} | {wall} | {cell(row.encode_s, 0)} |")
+        lines.append(
+            f"| {row.lever} | {row.model} | {mean} | "
+            + " | ".join(cell(row.scores.get(k)) for k in SETS)
+            + f" | {cell(row.examples_seen)} | {wall} | {cell(row.encode_s, 0)} |"
+        )
     if any(0 < len(row.scores) < len(SETS) for row in rows):
-        lines.append(f"\n{PARTIAL} mean over the sets scored only, not comparable one-to-one with five-set means "
-                     "(BM25 has no STS score: its mean is over the four retrieval sets).")
+        lines.append(
+            f"\n{PARTIAL} mean over the sets scored only, not comparable one-to-one with five-set means "
+            "(BM25 has no STS score: its mean is over the four retrieval sets)."
+        )
     lines += [f"- **{row.lever}**: {row.notes}" for row in rows if row.notes]
     return "\n".join(lines)
 
@@ -135,33 +158,59 @@ def quiet(encoder):
 
 def candidates(args: argparse.Namespace) -> list[tuple[str, str, dict, Callable]]:
     """``(lever, model label, training facts, loader)`` for every row to measure in this run."""
-    rows = [(BASELINES.get(spec, "as shipped"), spec, {}, lambda spec=spec: load_model(spec, args.max_length))
-            for spec in filter(None, args.models.split(","))]
+    rows = [
+        (BASELINES.get(spec, "as shipped"), spec, {}, lambda spec=spec: load_model(spec, args.max_length))
+        for spec in filter(None, args.models.split(","))
+    ]
     if args.zero_shot:
-        rows += [(f"zero-shot, {template}", f"base, first {k}", {},
-                  lambda t=template, k=k: load_encoder("base", template=t, num_layers=k, max_length=args.max_length))
-                 for template in args.templates.split(",") for k in map(int, args.layers.split(","))]
+        rows += [
+            (
+                f"zero-shot, {template}",
+                f"base, first {k}",
+                {},
+                lambda t=template, k=k: load_encoder(
+                    "base", template=t, num_layers=k, max_length=args.max_length
+                ),
+            )
+            for template in args.templates.split(",")
+            for k in map(int, args.layers.split(","))
+        ]
     for spec in args.adapter:
         name, folder = spec.split("=", 1)
         saved, facts = adapter_config(folder), Path(folder) / "levers.json"
         facts = json.loads(facts.read_text(encoding="utf-8")) if facts.is_file() else {}
-        rows.append((name, f"base + adapter, first {saved.get('num_layers') or 30}",
-                     {k: facts.get(k) for k in ("examples_seen", "train_wall_min")},
-                     lambda saved=saved, folder=folder: load_encoder(
-                         "base", **{**saved, "adapter": folder, "max_length": args.max_length})))
+        rows.append(
+            (
+                name,
+                f"base + adapter, first {saved.get('num_layers') or 30}",
+                {k: facts.get(k) for k in ("examples_seen", "train_wall_min")},
+                lambda saved=saved, folder=folder: load_encoder(
+                    "base", **{**saved, "adapter": folder, "max_length": args.max_length}
+                ),
+            )
+        )
     return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="trainer/configs/default-cpu-distill.toml",
-                        help="recipe whose SciFact hold-out to use")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--config",
+        default="trainer/configs/default-cpu-distill.toml",
+        help="recipe whose SciFact hold-out to use",
+    )
     parser.add_argument("--models", default="bm25,minilm", help="comma-separated specs to score as they are")
     parser.add_argument("--zero-shot", action="store_true", help="also score the untrained base (slow)")
     parser.add_argument("--layers", default="6,12,18,30")
     parser.add_argument("--templates", default="paper,prompteol")
-    parser.add_argument("--adapter", action="append", default=[], metavar="NAME=DIR", help="a trained adapter")
-    parser.add_argument("--record", action="append", default=[], metavar="FILE", help="lever rows measured before")
+    parser.add_argument(
+        "--adapter", action="append", default=[], metavar="NAME=DIR", help="a trained adapter"
+    )
+    parser.add_argument(
+        "--record", action="append", default=[], metavar="FILE", help="lever rows measured before"
+    )
     parser.add_argument("--write-record", metavar="FILE", help="save this run's rows as a record (JSON)")
     parser.add_argument("--max-docs", type=int, default=300, help="documents in the SciFact hold-out set")
     parser.add_argument("--max-length", type=int, default=128)
@@ -174,7 +223,9 @@ def main() -> None:
         scores, seconds = measure(quiet(load()), suite)
         measured.append(LeverRow(lever, label, scores, encode_s=round(seconds, 1), **facts))
     if args.write_record:
-        Path(args.write_record).write_text(json.dumps({"levers": [asdict(r) for r in measured]}, indent=2) + "\n")
+        Path(args.write_record).write_text(
+            json.dumps({"levers": [asdict(r) for r in measured]}, indent=2) + "\n"
+        )
     print(table([row for path in args.record for row in read_record(path)] + measured))
 
 

@@ -60,7 +60,7 @@ def random_vectors(n: int, dim: int, kind: str, rng: np.random.Generator) -> np.
     for start in range(0, n, 100_000):
         size = min(100_000, n - start)
         noise = rng.standard_normal((size, dim), dtype=np.float32) * 0.04
-        out[start:start + size] = unit(centres[rng.integers(0, len(centres), size)] + noise)
+        out[start : start + size] = unit(centres[rng.integers(0, len(centres), size)] + noise)
     return out
 
 
@@ -76,13 +76,35 @@ def fill_collection(workspace: Workspace, n: int, dim: int, texts: list[str] | N
     encoder = SimpleNamespace(name=f"bench:random-{dim}", dim=dim)  # only name and dim are read
     collection = open_or_create(f"bench-{n}", encoder, IndexConfig(), workspace=workspace)
     with collection.session() as session, session.begin():
-        docs = [{"collection_id": collection.id, "path": f"doc{d:07d}.txt", "title": f"Document {d}",
-                 "content_hash": "x", "size": 1, "mtime_ns": 0} for d in range(n // CHUNKS_PER_DOC)]
-        doc_ids = session.scalars(insert(DocumentRow).returning(DocumentRow.id, sort_by_parameter_order=True), docs).all()
-        rows = [{"document_id": doc_ids[i // CHUNKS_PER_DOC], "collection_id": collection.id,
-                 "ordinal": i % CHUNKS_PER_DOC, "char_start": 0, "char_end": 90, "text": texts[i] if texts else f"chunk {i} " * 10,
-                 "text_hash": f"{i:064x}"} for i in range(n)]
-        ids = session.scalars(insert(ChunkRow).returning(ChunkRow.id, sort_by_parameter_order=True), rows).all()
+        docs = [
+            {
+                "collection_id": collection.id,
+                "path": f"doc{d:07d}.txt",
+                "title": f"Document {d}",
+                "content_hash": "x",
+                "size": 1,
+                "mtime_ns": 0,
+            }
+            for d in range(n // CHUNKS_PER_DOC)
+        ]
+        doc_ids = session.scalars(
+            insert(DocumentRow).returning(DocumentRow.id, sort_by_parameter_order=True), docs
+        ).all()
+        rows = [
+            {
+                "document_id": doc_ids[i // CHUNKS_PER_DOC],
+                "collection_id": collection.id,
+                "ordinal": i % CHUNKS_PER_DOC,
+                "char_start": 0,
+                "char_end": 90,
+                "text": texts[i] if texts else f"chunk {i} " * 10,
+                "text_hash": f"{i:064x}",
+            }
+            for i in range(n)
+        ]
+        ids = session.scalars(
+            insert(ChunkRow).returning(ChunkRow.id, sort_by_parameter_order=True), rows
+        ).all()
     return collection, np.asarray(ids, dtype=np.int64)
 
 
@@ -113,20 +135,25 @@ def bare_sql_search(index, workspace: Workspace, k: int):
     def call(query: np.ndarray):
         cursor.execute(sql, index.search(query[None, :], k)[1][0].tolist())
         return cursor.fetchall()
+
     return call
 
 
 def factories_for(n: int, kinds: list[str]) -> list[str]:
     """FAISS factory strings of the ``INDEX_KINDS`` named, sized for ``n`` vectors."""
     lists = 256 if n <= 200_000 else 1024  # few lists: k-means training stays minutes on 2 cores
-    factories = dict(zip(INDEX_KINDS, ["Flat", "HNSW32", f"IVF{lists},PQ48", f"IVF{lists},PQ48,RFlat"], strict=True))
+    factories = dict(
+        zip(INDEX_KINDS, ["Flat", "HNSW32", f"IVF{lists},PQ48", f"IVF{lists},PQ48,RFlat"], strict=True)
+    )
     return [factories[kind] for kind in kinds]
 
 
 def bench_size(n: int, args, rng: np.random.Generator) -> None:
     vectors = random_vectors(n, args.dim, args.data, rng)
-    queries = unit(vectors[rng.integers(0, n, args.queries)] + rng.standard_normal((args.queries, args.dim),
-                                                                                      dtype=np.float32) * 0.04)
+    queries = unit(
+        vectors[rng.integers(0, n, args.queries)]
+        + rng.standard_normal((args.queries, args.dim), dtype=np.float32) * 0.04
+    )
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Workspace(f"sqlite:///{Path(tmp) / 'rag.db'}", Path(tmp) / "indexes")
         start = time.perf_counter()
@@ -134,25 +161,34 @@ def bench_size(n: int, args, rng: np.random.Generator) -> None:
             bench_modes(workspace, n, vectors, queries, args, rng)
             return
         collection, ids = fill_collection(workspace, n, args.dim)
-        print(f"\n{n:,} vectors, {args.dim}-d, {args.data} data; SQL rows written in {time.perf_counter() - start:.1f}s")
-        print(f"{'index':<22}{'build s':>8}{'B/vector':>10}{'recall@10':>10}{'raw p50':>9}{'raw p99':>9}"
-              f"{'ours p50':>9}{'ours p99':>9}{'ratio p50':>10}{'paired':>7}{'bare SQL p50':>13}{'bare ratio':>11}"
-              f"{'paired':>7}")
+        print(
+            f"\n{n:,} vectors, {args.dim}-d, {args.data} data; SQL rows written in {time.perf_counter() - start:.1f}s"
+        )
+        print(
+            f"{'index':<22}{'build s':>8}{'B/vector':>10}{'recall@10':>10}{'raw p50':>9}{'raw p99':>9}"
+            f"{'ours p50':>9}{'ours p99':>9}{'ratio p50':>10}{'paired':>7}{'bare SQL p50':>13}{'bare ratio':>11}"
+            f"{'paired':>7}"
+        )
         truth = None
         for factory in factories_for(n, args.indexes):
-            row, found = bench_index(collection, ids, vectors, queries, factory, args, Path(tmp) / "index.faiss")
+            row, found = bench_index(
+                collection, ids, vectors, queries, factory, args, Path(tmp) / "index.faiss"
+            )
             truth = found if truth is None else truth
-            recall = np.mean([len(set(t) & set(f)) / args.k for t, f in zip(truth, found)])
+            recall = np.mean([len(set(t) & set(f)) / args.k for t, f in zip(truth, found, strict=True)])
             raw, ours, bare = (np.percentile(row[key], 50) for key in ("raw", "ours", "bare"))
-            print(f"{factory:<22}{row['build']:>8.1f}{row['bytes']:>10.0f}{recall:>10.3f}"
-                  f"{raw:>9.2f}{np.percentile(row['raw'], 99):>9.2f}"
-                  f"{ours:>9.2f}{np.percentile(row['ours'], 99):>9.2f}{ours / raw:>10.2f}"
-                  f"{np.median(row['ours'] / row['raw']):>7.2f}{bare:>13.2f}{bare / raw:>11.2f}"
-                  f"{np.median(row['bare'] / row['raw']):>7.2f}")
+            print(
+                f"{factory:<22}{row['build']:>8.1f}{row['bytes']:>10.0f}{recall:>10.3f}"
+                f"{raw:>9.2f}{np.percentile(row['raw'], 99):>9.2f}"
+                f"{ours:>9.2f}{np.percentile(row['ours'], 99):>9.2f}{ours / raw:>10.2f}"
+                f"{np.median(row['ours'] / row['raw']):>7.2f}{bare:>13.2f}{bare / raw:>11.2f}"
+                f"{np.median(row['bare'] / row['raw']):>7.2f}"
+            )
 
 
-def bench_index(collection, ids: np.ndarray, vectors: np.ndarray, queries: np.ndarray, factory: str, args,
-                path: Path):
+def bench_index(
+    collection, ids: np.ndarray, vectors: np.ndarray, queries: np.ndarray, factory: str, args, path: Path
+):
     """Build one index into the collection; time raw FAISS and our search on it."""
     collection.vectors = VectorIndex(args.dim)  # frees the previous index first (RAM at 1M vectors)
     start = time.perf_counter()
@@ -163,9 +199,13 @@ def bench_index(collection, ids: np.ndarray, vectors: np.ndarray, queries: np.nd
     collection.vectors = index
     faiss.omp_set_num_threads(args.threads)
     (raw_ms, ours_ms, bare_ms), raw = interleaved_latencies(
-        [lambda q: index.index.search(q[None, :], args.k)[1][0],
-         lambda q: search_vector(collection, q, k=args.k),
-         bare_sql_search(index.index, collection.workspace, args.k)], queries)
+        [
+            lambda q: index.index.search(q[None, :], args.k)[1][0],
+            lambda q: search_vector(collection, q, k=args.k),
+            bare_sql_search(index.index, collection.workspace, args.k),
+        ],
+        queries,
+    )
     faiss.omp_set_num_threads(BUILD_THREADS)
     index.save(path)  # to disk, not to a bytes copy in RAM
     size = path.stat().st_size / len(ids)
@@ -182,8 +222,9 @@ class LookupEncoder:
         return np.stack([self.vectors[text] for text in texts])
 
 
-def bench_modes(workspace: Workspace, n: int, vectors: np.ndarray, queries: np.ndarray, args,
-                rng: np.random.Generator) -> None:
+def bench_modes(
+    workspace: Workspace, n: int, vectors: np.ndarray, queries: np.ndarray, args, rng: np.random.Generator
+) -> None:
     """p50/p99 of ``rag.search`` per mode on one collection with chunk texts and a lexical index."""
     start = time.perf_counter()
     texts = chunk_texts(n, rng)
@@ -194,37 +235,52 @@ def bench_modes(workspace: Workspace, n: int, vectors: np.ndarray, queries: np.n
     collection.vectors.add(ids, vectors)
     near = np.argmax(queries @ vectors.T, axis=1)  # the chunk each query vector was drawn near
     words = [" ".join(rng.choice(texts[i].split(), QUERY_WORDS, replace=False)) for i in near]
-    collection.encoder = LookupEncoder(args.dim, dict(zip(words, queries)))
+    collection.encoder = LookupEncoder(args.dim, dict(zip(words, queries, strict=True)))
     faiss.omp_set_num_threads(args.threads)
     modes = ("dense", "lexical", "hybrid")
-    times, _ = interleaved_latencies([lambda q, m=m: search(collection, q, k=args.k, mode=m) for m in modes], words)
+    times, _ = interleaved_latencies(
+        [lambda q, m=m: search(collection, q, k=args.k, mode=m) for m in modes], words
+    )
     with collection.engine.begin() as connection:
         drop_lexical(connection, collection.id)
     collection.lexical = False
     (alone,), _ = interleaved_latencies([lambda q: search(collection, q, k=args.k, mode="dense")], words)
     print(f"{'mode (' + collection.vectors.factory + ')':<36}{'p50 ms':>8}{'p99 ms':>8}")
-    for label, ms in [*zip(modes, times), ("dense, lexical index dropped", alone)]:
+    for label, ms in [*zip(modes, times, strict=True), ("dense, lexical index dropped", alone)]:
         print(f"{label:<36}{np.percentile(ms, 50):>8.2f}{np.percentile(ms, 99):>8.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--indexes", nargs="+", choices=INDEX_KINDS, default=list(INDEX_KINDS),
-                        help="the first one is recall's reference")
+    parser.add_argument(
+        "--indexes",
+        nargs="+",
+        choices=INDEX_KINDS,
+        default=list(INDEX_KINDS),
+        help="the first one is recall's reference",
+    )
     parser.add_argument("--dim", type=int, default=576)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--data", choices=["clustered", "uniform"], default="clustered")
     parser.add_argument("--nprobe", type=int, default=32)
     parser.add_argument("--ef-search", type=int, default=128)
-    parser.add_argument("--k-factor", type=int, default=DEFAULT_K_FACTOR, help="refine: candidates re-ranked per result")
-    parser.add_argument("--threads", type=int, default=1, help="FAISS threads while searching (builds use all)")
-    parser.add_argument("--hybrid", action="store_true", help="time search modes (dense/lexical/hybrid) instead")
+    parser.add_argument(
+        "--k-factor", type=int, default=DEFAULT_K_FACTOR, help="refine: candidates re-ranked per result"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="FAISS threads while searching (builds use all)"
+    )
+    parser.add_argument(
+        "--hybrid", action="store_true", help="time search modes (dense/lexical/hybrid) instead"
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    print(f"latencies in ms per single query (k={args.k}, nprobe={args.nprobe}, efSearch={args.ef_search}, "
-          f"k_factor={args.k_factor}), {args.threads} FAISS search thread(s); ratio = ours / raw FAISS")
+    print(
+        f"latencies in ms per single query (k={args.k}, nprobe={args.nprobe}, efSearch={args.ef_search}, "
+        f"k_factor={args.k_factor}), {args.threads} FAISS search thread(s); ratio = ours / raw FAISS"
+    )
     for n in args.sizes:
         bench_size(n, args, rng)
 

@@ -56,7 +56,9 @@ class TensorPeak(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        inputs = {id(t.untyped_storage()) for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)}
+        inputs = {
+            id(t.untyped_storage()) for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)
+        }
         for tensor in tree_flatten(out)[0]:
             if not isinstance(tensor, torch.Tensor):
                 continue
@@ -99,9 +101,14 @@ def ours(args) -> tuple[Step, int]:
     from trainer.model import build_model, trainable_parameters
     from trainer.step import backward_grad_cache, backward_plain
 
-    config = ModelConfig(num_layers=args.layers, lora_r=LORA["r"], lora_alpha=LORA["lora_alpha"],
-                         lora_dropout=LORA["lora_dropout"], lora_targets=LORA["target_modules"],
-                         gradient_checkpointing=False)
+    config = ModelConfig(
+        num_layers=args.layers,
+        lora_r=LORA["r"],
+        lora_alpha=LORA["lora_alpha"],
+        lora_dropout=LORA["lora_dropout"],
+        lora_targets=LORA["target_modules"],
+        gradient_checkpointing=False,
+    )
     model, _ = build_model(config)
     params = trainable_parameters(model)
     optimizer = torch.optim.AdamW(params, lr=1e-4)
@@ -116,6 +123,7 @@ def ours(args) -> tuple[Step, int]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return loss
+
     return step, sum(p.numel() for p in params)
 
 
@@ -135,8 +143,9 @@ def sentence_transformers_step(args) -> tuple[Step, int]:
     truncate_layers(body.auto_model, args.layers)
     body.auto_model.config.use_cache = False
     get_peft_model(body.auto_model, LoraConfig(**LORA))  # LoRA layers injected in place
-    model = SentenceTransformer(modules=[body, Pooling(body.get_word_embedding_dimension(), "lasttoken")],
-                                device="cpu")
+    model = SentenceTransformer(
+        modules=[body, Pooling(body.get_word_embedding_dimension(), "lasttoken")], device="cpu"
+    )
     if args.mode == "cache":
         loss_fn = CachedMultipleNegativesRankingLoss(model, scale=1 / TEMPERATURE, mini_batch_size=args.chunk)
     else:
@@ -152,6 +161,7 @@ def sentence_transformers_step(args) -> tuple[Step, int]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return float(loss.detach())
+
     return step, sum(p.numel() for p in params)
 
 
@@ -168,14 +178,39 @@ def worker(args) -> None:
     seconds = time.perf_counter() - started
     with TensorPeak() as memory:
         step(batches[-1])
-    print(json.dumps({"examples_per_s": args.batch * args.steps / seconds, "peak_mb": memory.peak / 2**20,
-                      "loss": loss, "trainable": trainable}))
+    print(
+        json.dumps(
+            {
+                "examples_per_s": args.batch * args.steps / seconds,
+                "peak_mb": memory.peak / 2**20,
+                "loss": loss,
+                "trainable": trainable,
+            }
+        )
+    )
 
 
 def run(args, name: str, batch: int, mode: str) -> dict:
-    command = [sys.executable, __file__, "--worker", name, "--batch", str(batch), "--mode", mode,
-               "--chunk", str(args.chunk), "--layers", str(args.layers), "--steps", str(args.steps),
-               "--max-length", str(args.max_length), "--threads", str(args.threads)]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        name,
+        "--batch",
+        str(batch),
+        "--mode",
+        mode,
+        "--chunk",
+        str(args.chunk),
+        "--layers",
+        str(args.layers),
+        "--steps",
+        str(args.steps),
+        "--max-length",
+        str(args.max_length),
+        "--threads",
+        str(args.threads),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"{name} failed:\n{done.stderr[-3000:]}")
@@ -183,7 +218,9 @@ def run(args, name: str, batch: int, mode: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--layers", type=int, default=2, help="keep the first K layers of SmolLM2-135M")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=64)
@@ -195,19 +232,27 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         return worker(args)
-    print(f"SmolLM2-135M first {args.layers} layers, LoRA r=16 all-linear, {args.max_length} tokens, "
-          f"{args.steps} timed steps, {args.threads} threads; MB = peak tensor memory of one step")
-    print(f"{'batch':>5} {'step':<17} {'ours ex/s':>9} {'ours MB':>7} {'ST ex/s':>7} {'ST MB':>6} "
-          f"{'speed x':>7} {'memory x':>8} {'loss ours / ST':>15}")
+    print(
+        f"SmolLM2-135M first {args.layers} layers, LoRA r=16 all-linear, {args.max_length} tokens, "
+        f"{args.steps} timed steps, {args.threads} threads; MB = peak tensor memory of one step"
+    )
+    print(
+        f"{'batch':>5} {'step':<17} {'ours ex/s':>9} {'ours MB':>7} {'ST ex/s':>7} {'ST MB':>6} "
+        f"{'speed x':>7} {'memory x':>8} {'loss ours / ST':>15}"
+    )
     for batch, mode in ROWS:
         mine, theirs = run(args, "ours", batch, mode), run(args, "st", batch, mode)
         if mine["trainable"] != theirs["trainable"]:
-            raise RuntimeError(f"LoRA differs: {mine['trainable']} vs {theirs['trainable']} trainable parameters")
+            raise RuntimeError(
+                f"LoRA differs: {mine['trainable']} vs {theirs['trainable']} trainable parameters"
+            )
         label = "plain" if mode == "plain" else f"GradCache {args.chunk}"
-        print(f"{batch:>5} {label:<17} {mine['examples_per_s']:>9.1f} {mine['peak_mb']:>7.0f} "
-              f"{theirs['examples_per_s']:>7.1f} {theirs['peak_mb']:>6.0f} "
-              f"{mine['examples_per_s'] / theirs['examples_per_s']:>7.2f} "
-              f"{mine['peak_mb'] / theirs['peak_mb']:>8.2f} {mine['loss']:>7.4f}/{theirs['loss']:.4f}")
+        print(
+            f"{batch:>5} {label:<17} {mine['examples_per_s']:>9.1f} {mine['peak_mb']:>7.0f} "
+            f"{theirs['examples_per_s']:>7.1f} {theirs['peak_mb']:>6.0f} "
+            f"{mine['examples_per_s'] / theirs['examples_per_s']:>7.2f} "
+            f"{mine['peak_mb'] / theirs['peak_mb']:>8.2f} {mine['loss']:>7.4f}/{theirs['loss']:.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -10,4 +10,12 @@ from .prompts import format_query
 from .protocol import Encoder
 from .registry import MODELS, load_encoder
 
-__all__ = ["MODELS", "EmbedderConfig", "Encoder", "e5_home", "format_query", "instruction_for", "load_encoder"]
+__all__ = [
+    "MODELS",
+    "EmbedderConfig",
+    "Encoder",
+    "e5_home",
+    "format_query",
+    "instruction_for",
+    "load_encoder",
+]

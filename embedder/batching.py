@@ -25,8 +25,9 @@ def tokenize_with_eos(tokenizer, texts: Sequence[str], max_length: int) -> tuple
     return ids, truncated
 
 
-def fit_in_template(tokenizer, texts: Sequence[str], wraps: Sequence[Callable[[str], str]],
-                    max_length: int) -> tuple[list[str], int]:
+def fit_in_template(
+    tokenizer, texts: Sequence[str], wraps: Sequence[Callable[[str], str]], max_length: int
+) -> tuple[list[str], int]:
     """Wrap each text in its prompt, cutting the text (never the prompt) so that the whole, EOS
     included, fits in ``max_length`` tokens; returns ``(formatted, n_truncated)``.
 
@@ -37,15 +38,16 @@ def fit_in_template(tokenizer, texts: Sequence[str], wraps: Sequence[Callable[[s
         return [], 0
     rows = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
     formatted, truncated = [], 0
-    for text, row, wrap in zip(texts, rows, wraps):
+    for text, row, wrap in zip(texts, rows, wraps, strict=True):
         excess = length_with_eos(tokenizer, wrap(text)) - max_length
         if excess > 0:
             truncated += 1
             keep = len(row) - excess
             while excess > 0:  # decoding and re-tokenising can merge or split a token at the cut
                 if keep < 1:
-                    raise ValueError(f"max_length={max_length} leaves no room for text beside the prompt "
-                                     f"{wrap('')!r}")
+                    raise ValueError(
+                        f"max_length={max_length} leaves no room for text beside the prompt {wrap('')!r}"
+                    )
                 text = tokenizer.decode(row[:keep])
                 excess = length_with_eos(tokenizer, wrap(text)) - max_length
                 keep -= max(excess, 1)

@@ -58,11 +58,23 @@ def serve(
     adapter: AdapterOpt = None,
     host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-    chat_model: Annotated[str | None, typer.Option(help="causal LM for /v1/chat/completions "
-                                                      "(default: the packaged SmolLM2; 'none' to disable)")] = None,
-    api_key: Annotated[str | None, typer.Option(envvar="E5_API_KEY", show_default=False,
-                                                help="require 'Authorization: Bearer KEY' on every request")] = None,
-    insecure: Annotated[bool, typer.Option("--insecure", help="allow a non-loopback --host without an API key")] = False,
+    chat_model: Annotated[
+        str | None,
+        typer.Option(
+            help="causal LM for /v1/chat/completions (default: the packaged SmolLM2; 'none' to disable)"
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="E5_API_KEY",
+            show_default=False,
+            help="require 'Authorization: Bearer KEY' on every request",
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="allow a non-loopback --host without an API key")
+    ] = False,
 ) -> None:
     """Serve an encoder over an OpenAI-compatible HTTP API (/v1/embeddings, /v1/models, /v1/chat/completions)."""
     require_extra("fastapi", "server", "e5 serve")
@@ -84,4 +96,3 @@ def chat_routes(chat_model: str | None):
     from .serving.chat import add_chat_routes
 
     return lambda api: add_chat_routes(api, chat_model)
-

@@ -26,7 +26,7 @@ def require_extra(module: str, extra: str, command: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
-        fail(f"{command} needs {module}: pip install \"e5-embed[{extra}]\" (or pip install {module})")
+        fail(f'{command} needs {module}: pip install "e5-embed[{extra}]" (or pip install {module})')
 
 
 def open_encoder(model: str, **overrides):

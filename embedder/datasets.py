@@ -24,6 +24,7 @@ from .instructions import WEB_SEARCH, resolve_instruction
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class BeirDataset:
     """One split of a BEIR dataset. ``corpus`` maps doc id to ``(title, text)``; ``qrels`` maps
@@ -111,13 +112,19 @@ def load_beir(path: str | Path, split: str = "test") -> BeirDataset:
     qrels_path = folder / "qrels" / f"{split}.tsv"
     if not qrels_path.is_file():
         found = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
-        raise FileNotFoundError(f"{folder} has no qrels/{split}.tsv (splits found: {', '.join(found) or 'none'})")
-    corpus = {str(r["_id"]): (r.get("title") or "", r.get("text") or "")
-              for r in read_beir_jsonl(required_file(folder, "corpus.jsonl"))}
+        raise FileNotFoundError(
+            f"{folder} has no qrels/{split}.tsv (splits found: {', '.join(found) or 'none'})"
+        )
+    corpus = {
+        str(r["_id"]): (r.get("title") or "", r.get("text") or "")
+        for r in read_beir_jsonl(required_file(folder, "corpus.jsonl"))
+    }
     empty = [doc_id for doc_id, (title, text) in corpus.items() if not f"{title}{text}".strip()]
     for doc_id in empty:
         del corpus[doc_id]
-    all_queries = {str(r["_id"]): r.get("text") or "" for r in read_beir_jsonl(required_file(folder, "queries.jsonl"))}
+    all_queries = {
+        str(r["_id"]): r.get("text") or "" for r in read_beir_jsonl(required_file(folder, "queries.jsonl"))
+    }
     qrels: dict[str, dict[str, int]] = {}
     dropped = 0
     for query_id, doc_id, score in read_qrels(qrels_path):
@@ -126,8 +133,12 @@ def load_beir(path: str | Path, split: str = "test") -> BeirDataset:
             continue
         qrels.setdefault(query_id, {})[doc_id] = score
     if empty or dropped:
-        log.warning("%s: skipped %d empty documents and %d qrels rows naming unknown queries/documents",
-                    folder.name, len(empty), dropped)
+        log.warning(
+            "%s: skipped %d empty documents and %d qrels rows naming unknown queries/documents",
+            folder.name,
+            len(empty),
+            dropped,
+        )
     if not qrels:
         raise ValueError(f"{qrels_path} has no usable judgements")
     queries = {query_id: all_queries[query_id] for query_id in qrels}
@@ -150,8 +161,13 @@ def save_beir(dataset: BeirDataset, folder: str | Path) -> Path:
     return folder
 
 
-def subset(dataset: BeirDataset, max_queries: int | None = None, max_docs: int | None = None,
-           seed: int = 0, query_ids: list[str] | None = None) -> BeirDataset:
+def subset(
+    dataset: BeirDataset,
+    max_queries: int | None = None,
+    max_docs: int | None = None,
+    seed: int = 0,
+    query_ids: list[str] | None = None,
+) -> BeirDataset:
     """A seeded random subset: ``max_queries`` judged queries (or exactly ``query_ids``), every document
     relevant to them, and random other documents up to ``max_docs`` (more if the relevant ones exceed it)."""
     if max_queries is None and max_docs is None and query_ids is None:
@@ -161,7 +177,9 @@ def subset(dataset: BeirDataset, max_queries: int | None = None, max_docs: int |
             raise ValueError(f"{knob} must be positive, got {value}")
     unknown = sorted(set(query_ids or ()) - set(dataset.queries))
     if unknown:
-        raise ValueError(f"{len(unknown)} query ids are not judged in {dataset.name}/{dataset.split}, e.g. {unknown[0]!r}")
+        raise ValueError(
+            f"{len(unknown)} query ids are not judged in {dataset.name}/{dataset.split}, e.g. {unknown[0]!r}"
+        )
     rng = random.Random(seed)
     query_ids = sorted(query_ids or dataset.queries)
     if max_queries is not None and max_queries < len(query_ids):
@@ -172,11 +190,18 @@ def subset(dataset: BeirDataset, max_queries: int | None = None, max_docs: int |
     keep = relevant | set(rng.sample(others, min(room, len(others))))
     corpus = {doc_id: doc for doc_id, doc in dataset.corpus.items() if doc_id in keep}
     description = f"{len(query_ids)}q/{len(corpus)}d seed {seed}"
-    return replace(dataset, corpus=corpus, queries={q: dataset.queries[q] for q in query_ids},
-                   qrels={q: dataset.qrels[q] for q in query_ids}, subset=description)
+    return replace(
+        dataset,
+        corpus=corpus,
+        queries={q: dataset.queries[q] for q in query_ids},
+        qrels={q: dataset.qrels[q] for q in query_ids},
+        subset=description,
+    )
 
 
-def sized_subset(dataset: BeirDataset, max_docs: int, max_queries: int | None = None, seed: int = 0) -> BeirDataset:
+def sized_subset(
+    dataset: BeirDataset, max_docs: int, max_queries: int | None = None, seed: int = 0
+) -> BeirDataset:
     """A seeded subset of exactly ``max_docs`` documents (all of them if the corpus is smaller): judged
     queries are kept, in seeded order, only while their relevant documents fit in half of it."""
     if max_docs < 1:
@@ -191,5 +216,7 @@ def sized_subset(dataset: BeirDataset, max_docs: int, max_queries: int | None = 
             kept.append(query_id)
             relevant = needed
     if not kept:
-        raise ValueError(f"no judged query of {dataset.name} has its relevant documents within {max_docs} documents")
+        raise ValueError(
+            f"no judged query of {dataset.name} has its relevant documents within {max_docs} documents"
+        )
     return subset(dataset, max_docs=max_docs, seed=seed, query_ids=kept)

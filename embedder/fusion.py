@@ -88,6 +88,7 @@ def fuse(dense: Scored, lexical: Scored, config: FusionConfig = FusionConfig()) 
     dense_ranks, lexical_ranks = ranks(dense), ranks(lexical)
     keys = list(dict.fromkeys([key for key, _ in dense] + [key for key, _ in lexical]))
     if config.method == "rrf":
+
         def score(key):
             return sum(1.0 / (config.rrf_k + r[key]) for r in (dense_ranks, lexical_ranks) if key in r)
     else:
@@ -95,7 +96,14 @@ def fuse(dense: Scored, lexical: Scored, config: FusionConfig = FusionConfig()) 
 
         def score(key):
             return config.alpha * dense_norm.get(key, 0.0) + (1.0 - config.alpha) * lexical_norm.get(key, 0.0)
+
     fused = [Fused(key, score(key), dense_ranks.get(key), lexical_ranks.get(key)) for key in keys]
     unranked = float("inf")
-    return sorted(fused, key=lambda f: (-f.score, min(f.dense_rank or unranked, f.lexical_rank or unranked),
-                                        f.dense_rank is None))
+    return sorted(
+        fused,
+        key=lambda f: (
+            -f.score,
+            min(f.dense_rank or unranked, f.lexical_rank or unranked),
+            f.dense_rank is None,
+        ),
+    )

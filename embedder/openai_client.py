@@ -13,12 +13,20 @@ LOCAL_KEY = "not-needed"  # local OpenAI-compatible servers usually ignore the k
 
 def endpoint(base_url: str | None = None, api_key: str | None = None) -> tuple[str | None, str | None]:
     """``(base_url, api_key)`` after the environment: ``None`` where neither says anything."""
-    return (base_url or os.environ.get("OPENAI_BASE_URL") or None,
-            api_key or os.environ.get("OPENAI_API_KEY") or None)
+    return (
+        base_url or os.environ.get("OPENAI_BASE_URL") or None,
+        api_key or os.environ.get("OPENAI_API_KEY") or None,
+    )
 
 
-def openai_client(base_url: str | None = None, api_key: str | None = None, *, timeout: float = 60.0,
-                  max_retries: int = 5, asynchronous: bool = False):
+def openai_client(
+    base_url: str | None = None,
+    api_key: str | None = None,
+    *,
+    timeout: float = 60.0,
+    max_retries: int = 5,
+    asynchronous: bool = False,
+):
     """An ``openai.OpenAI`` (or ``AsyncOpenAI``) on the resolved endpoint; retries with backoff are the
     client's own (``max_retries``)."""
     import openai

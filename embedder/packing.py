@@ -50,8 +50,9 @@ def last_token_pool_packed(hidden: torch.Tensor, cu_seq_lens: torch.Tensor) -> t
 
 
 @torch.library.custom_op("e5::packed_causal_attention", mutates_args=())
-def packed_causal_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                            cu_seq_lens: torch.Tensor, scale: float) -> torch.Tensor:
+def packed_causal_attention(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, cu_seq_lens: torch.Tensor, scale: float
+) -> torch.Tensor:
     """Causal attention within each packed text; (1, heads, total, head_dim) in and out (keys and
     values may have fewer heads: grouped-query attention)."""
     out = torch.empty_like(query)
@@ -59,8 +60,13 @@ def packed_causal_attention(query: torch.Tensor, key: torch.Tensor, value: torch
     for start, end in itertools.pairwise(bounds):
         span = slice(start, end)
         out[:, :, span] = F.scaled_dot_product_attention(
-            query[:, :, span], key[:, :, span], value[:, :, span], is_causal=True, scale=scale,
-            enable_gqa=True)
+            query[:, :, span],
+            key[:, :, span],
+            value[:, :, span],
+            is_causal=True,
+            scale=scale,
+            enable_gqa=True,
+        )
     return out
 
 
@@ -69,13 +75,15 @@ def _(query, key, value, cu_seq_lens, scale):
     return torch.empty_like(query)
 
 
-def packed_attention_forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
-                             cu_seq_lens_q=None, **kwargs):
+def packed_attention_forward(
+    module, query, key, value, attention_mask, scaling=None, dropout=0.0, cu_seq_lens_q=None, **kwargs
+):
     """transformers attention function for packed inputs (output laid out as (1, total, heads, dim));
     an ordinary padded call (no ``cu_seq_lens_q``) goes to transformers' SDPA attention unchanged."""
     if cu_seq_lens_q is None:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling,
-                                      dropout=dropout, **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
+        )
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
     return packed_causal_attention(query, key, value, cu_seq_lens_q, scale).transpose(1, 2), None
 

@@ -8,7 +8,10 @@ from pathlib import Path
 
 def e5_home() -> Path:
     """Data folder for collections, caches and results: ``$E5_HOME`` or ``~/.local/share/e5``."""
-    root = os.environ.get("E5_HOME") or Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / "e5"
+    root = (
+        os.environ.get("E5_HOME")
+        or Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / "e5"
+    )
     path = Path(root).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -38,8 +38,10 @@ def check_texts(texts: object) -> list[str]:
         if not text.strip():
             raise ValueError(f"text at index {i} is empty")
         if (position := surrogate_at(text)) is not None:
-            raise ValueError(f"text at index {i} is not valid Unicode: a lone surrogate at character {position} "
-                             "(bytes that are not UTF-8?)")
+            raise ValueError(
+                f"text at index {i} is not valid Unicode: a lone surrogate at character {position} "
+                "(bytes that are not UTF-8?)"
+            )
     return items
 
 

@@ -30,6 +30,7 @@ from .protocol import Encoder
 DEFAULT_ADAPTER = Path(__file__).with_name("adapters") / "default"
 EMBEDDER_CONFIG_FILE = "embedder.json"  # written by the trainer beside every adapter
 
+
 def adapter_config(adapter: str | Path) -> dict:
     """The embedder settings saved beside an adapter by the trainer (template, depth, length)."""
     path = Path(adapter) / EMBEDDER_CONFIG_FILE
@@ -39,7 +40,12 @@ def adapter_config(adapter: str | Path) -> dict:
 def default_config() -> EmbedderConfig:
     if (DEFAULT_ADAPTER / "adapter_config.json").is_file():
         saved = adapter_config(DEFAULT_ADAPTER)
-        fields = {f.name for f in dataclasses.fields(EmbedderConfig)} - {"adapter", "device", "dtype", "threads"}
+        fields = {f.name for f in dataclasses.fields(EmbedderConfig)} - {
+            "adapter",
+            "device",
+            "dtype",
+            "threads",
+        }
         return EmbedderConfig(adapter=str(DEFAULT_ADAPTER), **{k: v for k, v in saved.items() if k in fields})
     return EmbedderConfig(template="prompteol")
 
@@ -111,20 +117,27 @@ OPENAI_PREFIX, HYBRID_PREFIX = "openai:", "hybrid:"
 ANY_LLM = "<hf-id or folder>"
 
 REGISTRY: dict[str, ModelSpec] = {
-    "default": ModelSpec("the project's embedder: SmolLM2-135M-Instruct + the trained LoRA adapter", _llm, LLM_OPTIONS),
-    "base": ModelSpec("SmolLM2-135M-Instruct zero-shot, paper recipe (instruction + EOS, last token)", _llm,
-                      LLM_OPTIONS),
+    "default": ModelSpec(
+        "the project's embedder: SmolLM2-135M-Instruct + the trained LoRA adapter", _llm, LLM_OPTIONS
+    ),
+    "base": ModelSpec(
+        "SmolLM2-135M-Instruct zero-shot, paper recipe (instruction + EOS, last token)", _llm, LLM_OPTIONS
+    ),
     "base-prompteol": ModelSpec("SmolLM2-135M-Instruct zero-shot, PromptEOL template", _llm, LLM_OPTIONS),
     "minilm": ModelSpec("all-MiniLM-L6-v2 (sentence-transformers baseline, 384-d)", _minilm),
     "hash": ModelSpec("feature-hashing bag of words (lexical, no model; for tests and demos)", _hash),
-    "bm25": ModelSpec("BM25 (bm25s, Lucene scoring; a retriever for the benchmarks, not an embedder)", _bm25,
-                      encoder=False),
-    f"{OPENAI_PREFIX}<model>": ModelSpec("OpenAI embeddings or any OpenAI-compatible endpoint (OPENAI_BASE_URL)",
-                                         _openai, API_OPTIONS),
-    f"{HYBRID_PREFIX}<spec>": ModelSpec("BM25 fused with that encoder (benchmarks; e.g. hybrid:minilm)", _hybrid,
-                                        encoder=False),
-    ANY_LLM: ModelSpec("any Hugging Face causal LM, e.g. intfloat/e5-mistral-7b-instruct on a GPU", _llm,
-                       LLM_OPTIONS),
+    "bm25": ModelSpec(
+        "BM25 (bm25s, Lucene scoring; a retriever for the benchmarks, not an embedder)", _bm25, encoder=False
+    ),
+    f"{OPENAI_PREFIX}<model>": ModelSpec(
+        "OpenAI embeddings or any OpenAI-compatible endpoint (OPENAI_BASE_URL)", _openai, API_OPTIONS
+    ),
+    f"{HYBRID_PREFIX}<spec>": ModelSpec(
+        "BM25 fused with that encoder (benchmarks; e.g. hybrid:minilm)", _hybrid, encoder=False
+    ),
+    ANY_LLM: ModelSpec(
+        "any Hugging Face causal LM, e.g. intfloat/e5-mistral-7b-instruct on a GPU", _llm, LLM_OPTIONS
+    ),
 }
 MODELS: dict[str, str] = {spec: entry.description for spec, entry in REGISTRY.items()}
 
@@ -151,8 +164,10 @@ def load_encoder(spec: str = "default", **overrides) -> Encoder:
     (``None`` values are ignored) or ``dimensions``/``base_url`` of ``openai:`` ones."""
     entry = lookup(spec)
     if not entry.encoder:
-        raise ValueError(f"{spec!r} ranks datasets in the benchmarks but does not embed text; "
-                         "choose an encoder (see `e5 models`)")
+        raise ValueError(
+            f"{spec!r} ranks datasets in the benchmarks but does not embed text; "
+            "choose an encoder (see `e5 models`)"
+        )
     return entry.build(spec, {k: v for k, v in overrides.items() if v is not None})
 
 

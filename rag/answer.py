@@ -14,9 +14,11 @@ from .collection import Collection
 from .search import Hit, search
 
 DEFAULT_CHAT_MODEL = "gpt-4o-mini"
-SYSTEM_PROMPT = ("You answer questions using only the numbered passages provided. Cite every claim with the "
-                 "number of its passage in square brackets, e.g. [1] or [2][3]. If the passages do not contain "
-                 "the answer, say so.")
+SYSTEM_PROMPT = (
+    "You answer questions using only the numbered passages provided. Cite every claim with the "
+    "number of its passage in square brackets, e.g. [1] or [2][3]. If the passages do not contain "
+    "the answer, say so."
+)
 
 
 @dataclass(frozen=True)
@@ -30,11 +32,16 @@ class ChatConfig:
     max_tokens: int = 512
 
     @classmethod
-    def from_env(cls, base_url: str | None = None, model: str | None = None, api_key: str | None = None) -> ChatConfig:
+    def from_env(
+        cls, base_url: str | None = None, model: str | None = None, api_key: str | None = None
+    ) -> ChatConfig:
         """Explicit values win over ``OPENAI_BASE_URL``, ``E5_CHAT_MODEL``, ``OPENAI_API_KEY``."""
         base_url, api_key = endpoint(base_url, api_key)
-        return cls(base_url=base_url, model=model or os.environ.get("E5_CHAT_MODEL") or DEFAULT_CHAT_MODEL,
-                   api_key=api_key)
+        return cls(
+            base_url=base_url,
+            model=model or os.environ.get("E5_CHAT_MODEL") or DEFAULT_CHAT_MODEL,
+            api_key=api_key,
+        )
 
     @property
     def configured(self) -> bool:
@@ -54,23 +61,46 @@ class Answer:
 def build_messages(question: str, hits: list[Hit]) -> list[dict[str, str]]:
     """Chat messages with the passages numbered from 1, in retrieval order."""
     passages = "\n\n".join(f"[{n}] {hit.title} ({hit.path})\n{hit.text}" for n, hit in enumerate(hits, 1))
-    return [{"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": f"Passages:\n\n{passages}\n\nQuestion: {question}"}]
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"Passages:\n\n{passages}\n\nQuestion: {question}"},
+    ]
 
 
-def ask(collection: Collection, question: str, *, k: int = 5, chat: ChatConfig | None = None,
-        instruction: str | None = None, task: str | None = None, path_glob: str | None = None,
-        mode: str | None = None, fusion: FusionConfig | None = None) -> Answer:
+def ask(
+    collection: Collection,
+    question: str,
+    *,
+    k: int = 5,
+    chat: ChatConfig | None = None,
+    instruction: str | None = None,
+    task: str | None = None,
+    path_glob: str | None = None,
+    mode: str | None = None,
+    fusion: FusionConfig | None = None,
+) -> Answer:
     """Retrieve ``k`` passages (``search``, same modes) and ask the configured LLM to answer with numbered
     citations."""
     chat = chat or ChatConfig.from_env()
-    hits = search(collection, question, k=k, instruction=instruction, task=task, path_glob=path_glob, mode=mode,
-                  fusion=fusion)
+    hits = search(
+        collection,
+        question,
+        k=k,
+        instruction=instruction,
+        task=task,
+        path_glob=path_glob,
+        mode=mode,
+        fusion=fusion,
+    )
     if not hits:
         return Answer(question, hits, note="no passages found in the collection, so no answer was requested")
     if not chat.configured:
-        return Answer(question, hits, note="no LLM endpoint configured (set OPENAI_BASE_URL and/or OPENAI_API_KEY, "
-                                           "or pass --base-url); showing the retrieved passages only")
+        return Answer(
+            question,
+            hits,
+            note="no LLM endpoint configured (set OPENAI_BASE_URL and/or OPENAI_API_KEY, "
+            "or pass --base-url); showing the retrieved passages only",
+        )
     return Answer(question, hits, *complete(chat, build_messages(question, hits)))
 
 
@@ -81,12 +111,16 @@ def complete(chat: ChatConfig, messages: list[dict[str, str]]) -> tuple[str | No
 
     client = openai_client(chat.base_url, chat.api_key, timeout=chat.timeout, max_retries=1)
     try:
-        response = client.chat.completions.create(model=chat.model, messages=messages, max_tokens=chat.max_tokens,
-                                                  temperature=0.0)
+        response = client.chat.completions.create(
+            model=chat.model, messages=messages, max_tokens=chat.max_tokens, temperature=0.0
+        )
         return reply_text(response), None
     except (openai.OpenAIError, MalformedReply, ValueError) as err:  # ValueError: a body that is not JSON
         where = chat.base_url or "api.openai.com"
-        return None, f"the LLM endpoint at {where} failed ({type(err).__name__}: {err}); showing the passages only"
+        return (
+            None,
+            f"the LLM endpoint at {where} failed ({type(err).__name__}: {err}); showing the passages only",
+        )
 
 
 class MalformedReply(Exception):

@@ -35,16 +35,37 @@ class CollectionInfo:
 def list_collections(workspace: Workspace | None = None) -> list[CollectionInfo]:
     """Every collection with its model, size and the size of its FAISS file."""
     workspace = workspace or Workspace.default()
-    docs = select(DocumentRow.collection_id, func.count().label("n")).group_by(DocumentRow.collection_id).subquery()
-    chunks = select(ChunkRow.collection_id, func.count().label("n")).group_by(ChunkRow.collection_id).subquery()
-    query = (select(CollectionRow, func.coalesce(docs.c.n, 0), func.coalesce(chunks.c.n, 0))
-             .outerjoin(docs, docs.c.collection_id == CollectionRow.id)
-             .outerjoin(chunks, chunks.c.collection_id == CollectionRow.id).order_by(CollectionRow.name))
+    docs = (
+        select(DocumentRow.collection_id, func.count().label("n"))
+        .group_by(DocumentRow.collection_id)
+        .subquery()
+    )
+    chunks = (
+        select(ChunkRow.collection_id, func.count().label("n")).group_by(ChunkRow.collection_id).subquery()
+    )
+    query = (
+        select(CollectionRow, func.coalesce(docs.c.n, 0), func.coalesce(chunks.c.n, 0))
+        .outerjoin(docs, docs.c.collection_id == CollectionRow.id)
+        .outerjoin(chunks, chunks.c.collection_id == CollectionRow.id)
+        .order_by(CollectionRow.name)
+    )
     with Session(engine_for(workspace.url)) as session:
         rows = session.execute(query).all()
-    return [CollectionInfo(row.name, row.model, row.spec, row.dim, row.factory, n_docs, n_chunks, row.root,
-                           row.updated, file_size(workspace.index_path(row.name)))
-            for row, n_docs, n_chunks in rows]
+    return [
+        CollectionInfo(
+            row.name,
+            row.model,
+            row.spec,
+            row.dim,
+            row.factory,
+            n_docs,
+            n_chunks,
+            row.root,
+            row.updated,
+            file_size(workspace.index_path(row.name)),
+        )
+        for row, n_docs, n_chunks in rows
+    ]
 
 
 def stored_spec(name: str, workspace: Workspace | None = None) -> str | None:
@@ -81,15 +102,21 @@ def delete_collection(name: str, workspace: Workspace) -> int:
         if row is None:
             raise CollectionNotFound(f"no collection named {name!r}")
         count = session.scalar(select(func.count()).where(DocumentRow.collection_id == row.id))
-        drop_lexical(session.connection(), row.id)  # first: its triggers would otherwise run per deleted chunk
+        drop_lexical(
+            session.connection(), row.id
+        )  # first: its triggers would otherwise run per deleted chunk
         session.execute(delete(ChunkRow).where(ChunkRow.collection_id == row.id))
         session.execute(delete(DocumentRow).where(DocumentRow.collection_id == row.id))
         session.delete(row)
         session.flush()
-        used = (select(ChunkRow.text_hash).join(CollectionRow, CollectionRow.id == ChunkRow.collection_id)
-                .where(CollectionRow.model == row.model))
-        session.execute(delete(EmbeddingRow).where(EmbeddingRow.model == row.model,
-                                                   EmbeddingRow.text_hash.not_in(used)))
+        used = (
+            select(ChunkRow.text_hash)
+            .join(CollectionRow, CollectionRow.id == ChunkRow.collection_id)
+            .where(CollectionRow.model == row.model)
+        )
+        session.execute(
+            delete(EmbeddingRow).where(EmbeddingRow.model == row.model, EmbeddingRow.text_hash.not_in(used))
+        )
     # A crash before this line leaves only a stale file: chunk ids are never reused, so a new
     # collection of the same name drops its vectors when it reconciles.
     workspace.index_path(name).unlink(missing_ok=True)
@@ -110,8 +137,9 @@ def delete_paths(collection: Collection, path: str) -> list[str]:
     name = collection.name
     pattern = relative_pattern(path, collection.workspace, name)
     with collection.session() as session, session.begin():
-        docs = session.execute(select(DocumentRow.id, DocumentRow.path)
-                               .where(DocumentRow.collection_id == collection.id)).all()
+        docs = session.execute(
+            select(DocumentRow.id, DocumentRow.path).where(DocumentRow.collection_id == collection.id)
+        ).all()
         matched = [(i, p) for i, p in docs if fnmatch(p, pattern) or p.startswith(pattern.rstrip("/") + "/")]
         if not matched:
             raise RagError(f"no document of collection {name!r} matches {path!r}")

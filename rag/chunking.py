@@ -87,7 +87,9 @@ def chunk_text(text: str, spans: TokenSpans, chunk_tokens: int, overlap: int) ->
     Whitespace-only windows are dropped; ordinals count the kept chunks.
     """
     if not 0 <= overlap < chunk_tokens:
-        raise ValueError(f"need 0 <= overlap < chunk_tokens, got overlap={overlap}, chunk_tokens={chunk_tokens}")
+        raise ValueError(
+            f"need 0 <= overlap < chunk_tokens, got overlap={overlap}, chunk_tokens={chunk_tokens}"
+        )
     tokens = spans(text)
     chunks: list[Chunk] = []
     first = 0

@@ -16,16 +16,30 @@ from embedder.console import fail, open_encoder, run_or_fail
 from embedder.fusion import FusionConfig
 
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="collection name")]
-ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="model spec (default: the collection's, "
-                                              "else 'default'); see `e5 models`")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model", "-m", help="model spec (default: the collection's, else 'default'); see `e5 models`"
+    ),
+]
 KOpt = Annotated[int, typer.Option("-k", help="number of passages", min=1)]
 InstructionOpt = Annotated[str | None, typer.Option(help="query instruction (overrides --task)")]
-TaskOpt = Annotated[str | None, typer.Option(help="take the query instruction of a known task (default web-search)")]
-PathGlobOpt = Annotated[str | None, typer.Option("--path", help="only documents whose relative path matches this glob")]
+TaskOpt = Annotated[
+    str | None, typer.Option(help="take the query instruction of a known task (default web-search)")
+]
+PathGlobOpt = Annotated[
+    str | None, typer.Option("--path", help="only documents whose relative path matches this glob")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
-ModeOpt = Annotated[str | None, typer.Option(help="dense, lexical or hybrid (default: hybrid where the collection "
-                                             "has a lexical index, else dense)")]
-FusionOpt = Annotated[str, typer.Option(help="hybrid fusion: rrf (reciprocal rank) or linear (normalised scores)")]
+ModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="dense, lexical or hybrid (default: hybrid where the collection has a lexical index, else dense)"
+    ),
+]
+FusionOpt = Annotated[
+    str, typer.Option(help="hybrid fusion: rrf (reciprocal rank) or linear (normalised scores)")
+]
 AlphaOpt = Annotated[float, typer.Option(help="linear fusion: weight of the dense side, in [0, 1]")]
 RrfKOpt = Annotated[int, typer.Option(help="rrf fusion: the k in 1 / (k + rank)")]
 CandidatesOpt = Annotated[int, typer.Option(help="hybrid: results taken from each side before fusion")]
@@ -69,14 +83,22 @@ def open_for_queries(name: str, model: str | None):
 
 def index(
     path: Annotated[Path, typer.Argument(help="folder to index (recursively)")],
-    collection: Annotated[str | None, typer.Option("--collection", "-c", help="default: the folder's name")] = None,
+    collection: Annotated[
+        str | None, typer.Option("--collection", "-c", help="default: the folder's name")
+    ] = None,
     model: ModelOpt = None,
     exclude: Annotated[list[str] | None, typer.Option(help="glob of paths to skip (repeatable)")] = None,
     hidden: Annotated[bool, typer.Option("--hidden", help="include hidden files and folders")] = False,
     max_file_mb: Annotated[float, typer.Option(help="skip files larger than this")] = 5.0,
-    chunk_tokens: Annotated[int | None, typer.Option(help="tokens per chunk (new collections; default 256)")] = None,
-    overlap: Annotated[int | None, typer.Option(help="tokens shared by neighbouring chunks (default 32)")] = None,
-    factory: Annotated[str | None, typer.Option(help="FAISS factory string, e.g. Flat, HNSW32, IVF1024,PQ48,RFlat")] = None,
+    chunk_tokens: Annotated[
+        int | None, typer.Option(help="tokens per chunk (new collections; default 256)")
+    ] = None,
+    overlap: Annotated[
+        int | None, typer.Option(help="tokens shared by neighbouring chunks (default 32)")
+    ] = None,
+    factory: Annotated[
+        str | None, typer.Option(help="FAISS factory string, e.g. Flat, HNSW32, IVF1024,PQ48,RFlat")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Index a folder into a collection (incremental: only new or changed files are encoded)."""
@@ -85,14 +107,30 @@ def index(
 
     root = run_or_fail(check_root, path)
     name = collection or root.name
-    given = {key: value for key, value in (("chunk_tokens", chunk_tokens), ("overlap", overlap), ("factory", factory))
-             if value is not None}
+    given = {
+        key: value
+        for key, value in (("chunk_tokens", chunk_tokens), ("overlap", overlap), ("factory", factory))
+        if value is not None
+    }
     config = run_or_fail(IndexConfig, **given) if given else None
-    scan = run_or_fail(ScanConfig, max_file_bytes=int(max_file_mb * 1e6), excludes=tuple(exclude or ()),
-                       include_hidden=hidden)
+    scan = run_or_fail(
+        ScanConfig,
+        max_file_bytes=int(max_file_mb * 1e6),
+        excludes=tuple(exclude or ()),
+        include_hidden=hidden,
+    )
     spec, encoder = encoder_for(name, model, new=True)
-    report = run_or_fail(index_folder, root, encoder, collection=name, config=config, scan=scan, spec=spec,
-                         progress=not quiet, echo=lambda line: typer.echo(line, err=True))
+    report = run_or_fail(
+        index_folder,
+        root,
+        encoder,
+        collection=name,
+        config=config,
+        scan=scan,
+        spec=spec,
+        progress=not quiet,
+        echo=lambda line: typer.echo(line, err=True),
+    )
     for skipped in report.skipped:
         typer.echo(f"skipped {skipped.rel}: {skipped.reason}", err=True)
     for folder in report.hidden:
@@ -125,8 +163,17 @@ def search(
 
     settings = fusion_config(fusion, alpha, rrf_k, candidates)
     opened = open_for_queries(collection, model)
-    hits = run_or_fail(search_collection, opened, query, k=k, instruction=instruction or None,
-                       task=None if instruction else task, path_glob=path, mode=mode, fusion=settings)
+    hits = run_or_fail(
+        search_collection,
+        opened,
+        query,
+        k=k,
+        instruction=instruction or None,
+        task=None if instruction else task,
+        path_glob=path,
+        mode=mode,
+        fusion=settings,
+    )
     if as_json:
         typer.echo(json.dumps([hit.to_dict() for hit in hits], indent=2, ensure_ascii=False))
         return
@@ -149,8 +196,12 @@ def ask(
     alpha: AlphaOpt = FusionConfig.alpha,
     rrf_k: RrfKOpt = FusionConfig.rrf_k,
     candidates: CandidatesOpt = FusionConfig.candidates,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL)")] = None,
-    chat_model: Annotated[str | None, typer.Option(help="chat model (default $E5_CHAT_MODEL or gpt-4o-mini)")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL)")
+    ] = None,
+    chat_model: Annotated[
+        str | None, typer.Option(help="chat model (default $E5_CHAT_MODEL or gpt-4o-mini)")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question with an LLM, citing the retrieved passages by number."""
@@ -160,11 +211,24 @@ def ask(
     settings = fusion_config(fusion, alpha, rrf_k, candidates)
     opened = open_for_queries(collection, model)
     chat = ChatConfig.from_env(base_url=base_url, model=chat_model)
-    answer = run_or_fail(ask_collection, opened, question, k=k, chat=chat, task=task, path_glob=path, mode=mode,
-                         fusion=settings)
+    answer = run_or_fail(
+        ask_collection,
+        opened,
+        question,
+        k=k,
+        chat=chat,
+        task=task,
+        path_glob=path,
+        mode=mode,
+        fusion=settings,
+    )
     if as_json:
-        payload = {"question": question, "answer": answer.text, "note": answer.note,
-                   "passages": [hit.to_dict() for hit in answer.hits]}
+        payload = {
+            "question": question,
+            "answer": answer.text,
+            "note": answer.note,
+            "passages": [hit.to_dict() for hit in answer.hits],
+        }
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     if answer.note:
@@ -172,7 +236,9 @@ def ask(
     if answer.text:
         typer.echo(answer.text + "\n")
     for number, hit in enumerate(answer.hits, 1):
-        typer.echo(f"[{number}] {hit.path} ({hit.position}, score {hit.score:.3f}, {hit.found_by}): {hit.snippet}")
+        typer.echo(
+            f"[{number}] {hit.path} ({hit.position}, score {hit.score:.3f}, {hit.found_by}): {hit.snippet}"
+        )
 
 
 def collections(as_json: JsonOpt = False) -> None:
@@ -188,13 +254,17 @@ def collections(as_json: JsonOpt = False) -> None:
     if not infos:
         typer.echo("no collections yet; create one with `e5 index FOLDER`")
     for info in infos:
-        typer.echo(f"{info.name:<20} {info.documents:>6} docs {info.chunks:>8} chunks  {info.model} ({info.dim}-d, "
-                   f"{info.factory}, {info.index_bytes / 1e6:.1f} MB)  {info.root or ''}")
+        typer.echo(
+            f"{info.name:<20} {info.documents:>6} docs {info.chunks:>8} chunks  {info.model} ({info.dim}-d, "
+            f"{info.factory}, {info.index_bytes / 1e6:.1f} MB)  {info.root or ''}"
+        )
 
 
 def rm(
     collection: Annotated[str, typer.Argument(help="collection to delete from")],
-    path: Annotated[str | None, typer.Argument(help="only this document, folder or glob (else everything)")] = None,
+    path: Annotated[
+        str | None, typer.Argument(help="only this document, folder or glob (else everything)")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
 ) -> None:
     """Delete a collection, or the documents at a path inside it."""
@@ -210,9 +280,13 @@ def rm(
     typer.echo(f"deleted collection {collection!r} ({count} documents)")
 
 
-def demo(model: Annotated[str, typer.Option("--model", "-m", help="model spec")] = "default",
-         check: Annotated[bool, typer.Option("--check", help="then print the rank of each demo question's "
-                                             "expected passage (top 5)")] = False) -> None:
+def demo(
+    model: Annotated[str, typer.Option("--model", "-m", help="model spec")] = "default",
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="then print the rank of each demo question's expected passage (top 5)"),
+    ] = False,
+) -> None:
     """Build the demo collection from this project's README and docs (a no-op when up to date)."""
     from .collection import open_collection
     from .demo import DEMO_COLLECTION, build_demo_collection, question_ranks

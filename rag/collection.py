@@ -78,7 +78,7 @@ class Collection:
             self.vectors.remove(stale)
         missing = np.setdiff1d(sql_ids, faiss_ids)
         for start in range(0, len(missing), ADD_BATCH):
-            ids = missing[start:start + ADD_BATCH]
+            ids = missing[start : start + ADD_BATCH]
             self.vectors.add(ids, self.fetch_vectors(ids))
         if save and (len(missing) or len(stale)):
             self.vectors.save(self.workspace.index_path(self.name))
@@ -95,15 +95,20 @@ class Collection:
         join = and_(EmbeddingRow.model == self.model, EmbeddingRow.text_hash == ChunkRow.text_hash)
         with self.engine.connect() as conn:
             for start in range(0, len(ids), FETCH_BATCH):
-                batch = [int(i) for i in ids[start:start + FETCH_BATCH]]
-                rows = conn.execute(select(ChunkRow.id, EmbeddingRow.vector).join(EmbeddingRow, join)
-                                    .where(ChunkRow.id.in_(batch)))
+                batch = [int(i) for i in ids[start : start + FETCH_BATCH]]
+                rows = conn.execute(
+                    select(ChunkRow.id, EmbeddingRow.vector)
+                    .join(EmbeddingRow, join)
+                    .where(ChunkRow.id.in_(batch))
+                )
                 found.update((int(i), blob) for i, blob in rows)
         missing = [int(i) for i in ids if int(i) not in found]
         if missing:
-            raise CollectionMismatch(f"collection {self.name!r}: {len(missing)} chunks have no cached vector "
-                                     f"for model {self.model!r} (e.g. chunk {missing[0]}); the database was edited "
-                                     "by hand? `e5 rm` the collection and index it again")
+            raise CollectionMismatch(
+                f"collection {self.name!r}: {len(missing)} chunks have no cached vector "
+                f"for model {self.model!r} (e.g. chunk {missing[0]}); the database was edited "
+                "by hand? `e5 rm` the collection and index it again"
+            )
         return from_blobs([found[int(i)] for i in ids], self.dim)
 
 
@@ -122,7 +127,9 @@ def collection_lock(name: str, workspace: Workspace) -> Iterator[None]:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise RagError(f"collection {name!r} is being indexed by another process; try again later") from None
+                raise RagError(
+                    f"collection {name!r} is being indexed by another process; try again later"
+                ) from None
             if same_file(handle.fileno(), path):
                 yield
                 return
@@ -136,7 +143,9 @@ def same_file(fd: int, path) -> bool:
     return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
-def open_collection(name: str, encoder: Encoder | None = None, *, workspace: Workspace | None = None) -> Collection:
+def open_collection(
+    name: str, encoder: Encoder | None = None, *, workspace: Workspace | None = None
+) -> Collection:
     """Open an existing collection for reading, refusing an encoder other than the one it was built with.
 
     A reader never writes: vectors the FAISS file lacks (an indexing run under way, or one that was
@@ -148,7 +157,9 @@ def open_collection(name: str, encoder: Encoder | None = None, *, workspace: Wor
         row = session.scalar(select(CollectionRow).where(CollectionRow.name == name))
         if row is None:
             known = session.scalars(select(CollectionRow.name).order_by(CollectionRow.name)).all()
-            hint = f"existing: {', '.join(known)}" if known else "there are no collections yet; run `e5 index`"
+            hint = (
+                f"existing: {', '.join(known)}" if known else "there are no collections yet; run `e5 index`"
+            )
             raise CollectionNotFound(f"no collection named {name!r} ({hint})")
     if encoder is not None:
         check_encoder(row, encoder)
@@ -157,8 +168,14 @@ def open_collection(name: str, encoder: Encoder | None = None, *, workspace: Wor
     return collection
 
 
-def open_or_create(name: str, encoder: Encoder, config: IndexConfig | None = None, *,
-                   workspace: Workspace | None = None, spec: str | None = None) -> Collection:
+def open_or_create(
+    name: str,
+    encoder: Encoder,
+    config: IndexConfig | None = None,
+    *,
+    workspace: Workspace | None = None,
+    spec: str | None = None,
+) -> Collection:
     """Open a collection for indexing, creating it with ``config`` (or the defaults) if new.
 
     An existing collection keeps its chunking and index settings; a ``config`` that changes them is refused.
@@ -169,15 +186,25 @@ def open_or_create(name: str, encoder: Encoder, config: IndexConfig | None = Non
         return create_or_load(name, encoder, config, workspace, spec)
 
 
-def create_or_load(name: str, encoder: Encoder, config: IndexConfig | None, workspace: Workspace,
-                   spec: str | None) -> Collection:
+def create_or_load(
+    name: str, encoder: Encoder, config: IndexConfig | None, workspace: Workspace, spec: str | None
+) -> Collection:
     with Session(engine_for(workspace.url), expire_on_commit=False) as session:
         row = session.scalar(select(CollectionRow).where(CollectionRow.name == name))
         if row is None:
             config = config or IndexConfig()
-            empty_index(encoder.dim, config.factory)  # an invalid factory string fails before anything is written
-            row = CollectionRow(name=name, model=encoder.name, dim=encoder.dim, factory=config.factory,
-                                settings=config.to_dict(), versions=versions(), spec=spec)
+            empty_index(
+                encoder.dim, config.factory
+            )  # an invalid factory string fails before anything is written
+            row = CollectionRow(
+                name=name,
+                model=encoder.name,
+                dim=encoder.dim,
+                factory=config.factory,
+                settings=config.to_dict(),
+                versions=versions(),
+                spec=spec,
+            )
             session.add(row)
             session.commit()
     check_encoder(row, encoder)
@@ -186,8 +213,10 @@ def create_or_load(name: str, encoder: Encoder, config: IndexConfig | None, work
         old, new = collection.config.to_dict(), config.to_dict()
         changed = [f"{key}: {old[key]!r} -> {new[key]!r}" for key in old if old[key] != new[key]]
         if changed:
-            raise CollectionMismatch(f"collection {name!r} was built with other settings ({'; '.join(changed)}); "
-                                     "keep its settings or index into a new collection")
+            raise CollectionMismatch(
+                f"collection {name!r} was built with other settings ({'; '.join(changed)}); "
+                "keep its settings or index into a new collection"
+            )
     if not collection.lexical:
         collection.lexical = ensure_lexical(collection.engine, collection.id)
     collection.reconcile()
@@ -199,7 +228,8 @@ def check_encoder(row: CollectionRow, encoder: Encoder) -> None:
         how = f" (spec {row.spec!r})" if row.spec else ""
         raise CollectionMismatch(
             f"collection {row.name!r} was built with encoder {row.model!r} ({row.dim}-d){how}; refusing encoder "
-            f"{encoder.name!r} ({encoder.dim}-d). Use the same --model, or index into another collection")
+            f"{encoder.name!r} ({encoder.dim}-d). Use the same --model, or index into another collection"
+        )
 
 
 def loaded(row: CollectionRow, workspace: Workspace, encoder: Encoder | None) -> Collection:
@@ -207,4 +237,6 @@ def loaded(row: CollectionRow, workspace: Workspace, encoder: Encoder | None) ->
     vectors = VectorIndex.load(workspace.index_path(row.name), row.dim, row.factory)
     with engine_for(workspace.url).connect() as connection:
         lexical = has_lexical(connection, row.id)
-    return Collection(row.id, row.name, row.model, row.dim, row.spec, config, workspace, vectors, encoder, lexical)
+    return Collection(
+        row.id, row.name, row.model, row.dim, row.spec, config, workspace, vectors, encoder, lexical
+    )

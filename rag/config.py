@@ -8,8 +8,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # Folders never worth indexing; virtual environments are also recognised by their pyvenv.cfg.
-DEFAULT_EXCLUDES: tuple[str, ...] = (".git", ".hg", ".svn", "node_modules", "__pycache__", "venv", ".venv",
-                                     "site-packages", ".tox", ".mypy_cache", ".pytest_cache", "*.egg-info")
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".git",
+    ".hg",
+    ".svn",
+    "node_modules",
+    "__pycache__",
+    "venv",
+    ".venv",
+    "site-packages",
+    ".tox",
+    ".mypy_cache",
+    ".pytest_cache",
+    "*.egg-info",
+)
 COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DB_URL_ENV = "E5_RAG_DB"
 
@@ -19,7 +31,8 @@ class IndexConfig:
     """What determines a collection's chunks and vectors; stored with it and fixed for its lifetime.
 
     ``chunk_tokens``/``overlap`` count tokens of the encoder's own tokenizer; 256 tokens keep each chunk
-    well inside the 512-token window of the default model; the overlap defaults to an eighth of a chunk. ``factory`` is a FAISS index factory string
+    well inside the 512-token window of the default model; the overlap defaults to an eighth of a chunk.
+    ``factory`` is a FAISS index factory string
     over inner product ("Flat" is exact; e.g. "HNSW32" or "IVF1024,PQ48,RFlat" for large collections).
     """
 
@@ -35,8 +48,9 @@ class IndexConfig:
         if not 0 <= self.overlap < self.chunk_tokens:
             raise ValueError(f"overlap must be in [0, chunk_tokens={self.chunk_tokens}), got {self.overlap}")
         if not self.factory.strip() or "IDMap" in self.factory:
-            raise ValueError(f"factory must be a FAISS factory string without IDMap (ids are added), "
-                             f"got {self.factory!r}")
+            raise ValueError(
+                f"factory must be a FAISS factory string without IDMap (ids are added), got {self.factory!r}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,6 +101,8 @@ class Workspace:
 def check_collection_name(name: str) -> str:
     """A collection name doubles as a file name: letters, digits, ``_ . -``, at most 64 characters."""
     if not COLLECTION_NAME.match(name):
-        raise ValueError(f"invalid collection name {name!r}: use letters, digits, '_', '.', '-' "
-                         "(starting with a letter or digit, at most 64 characters)")
+        raise ValueError(
+            f"invalid collection name {name!r}: use letters, digits, '_', '.', '-' "
+            "(starting with a letter or digit, at most 64 characters)"
+        )
     return name

@@ -32,14 +32,26 @@ class DemoQuestion:
 
 
 DEMO_QUESTIONS = (
-    DemoQuestion("which small LLM is the default model that runs offline on a laptop CPU", "README.md",
-                 "the default model, **SmolLM2-135M-Instruct**"),
-    DemoQuestion("where are the screenshots of the search page", "README.md",
-                 "![Search page](docs/screenshots/search.png)"),
-    DemoQuestion("is SQL or FAISS the source of truth after a crash", "docs/ARCHITECTURE.md",
-                 "SQL is the source of truth"),
-    DemoQuestion("which FAISS index factory strings can a collection use", "docs/ARCHITECTURE.md",
-                 "`e5 index --factory`"),
+    DemoQuestion(
+        "which small LLM is the default model that runs offline on a laptop CPU",
+        "README.md",
+        "the default model, **SmolLM2-135M-Instruct**",
+    ),
+    DemoQuestion(
+        "where are the screenshots of the search page",
+        "README.md",
+        "![Search page](docs/screenshots/search.png)",
+    ),
+    DemoQuestion(
+        "is SQL or FAISS the source of truth after a crash",
+        "docs/ARCHITECTURE.md",
+        "SQL is the source of truth",
+    ),
+    DemoQuestion(
+        "which FAISS index factory strings can a collection use",
+        "docs/ARCHITECTURE.md",
+        "`e5 index --factory`",
+    ),
 )
 
 
@@ -56,8 +68,14 @@ def demo_files(root: Path = REPO_ROOT) -> WalkResult:
     return result
 
 
-def build_demo_collection(model: str = "default", *, workspace: Workspace | None = None, root: Path = REPO_ROOT,
-                          progress: bool = True, echo: Callable[[str], None] | None = None) -> IndexReport:
+def build_demo_collection(
+    model: str = "default",
+    *,
+    workspace: Workspace | None = None,
+    root: Path = REPO_ROOT,
+    progress: bool = True,
+    echo: Callable[[str], None] | None = None,
+) -> IndexReport:
     """Index the project's docs into the ``demo`` collection with ``model`` (a no-op when up to date)."""
     from embedder.registry import load_encoder
 
@@ -68,13 +86,18 @@ def build_demo_collection(model: str = "default", *, workspace: Workspace | None
     return index_files(collection, root, files, progress=progress, echo=echo)
 
 
-def question_ranks(collection: Collection, k: int = 5,
-                   questions: tuple[DemoQuestion, ...] = DEMO_QUESTIONS) -> list[tuple[DemoQuestion, int | None]]:
+def question_ranks(
+    collection: Collection, k: int = 5, questions: tuple[DemoQuestion, ...] = DEMO_QUESTIONS
+) -> list[tuple[DemoQuestion, int | None]]:
     """For each question, the rank (1-based) of the first hit holding its passage in its file, within the
     top ``k`` (``None``: not found)."""
     ranks = []
     for question in questions:
         hits = search(collection, question.question, k=k, task="qa")
-        found = [rank for rank, hit in enumerate(hits, 1) if hit.path == question.path and question.passage in hit.text]
+        found = [
+            rank
+            for rank, hit in enumerate(hits, 1)
+            if hit.path == question.path and question.passage in hit.text
+        ]
         ranks.append((question, found[0] if found else None))
     return ranks

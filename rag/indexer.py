@@ -66,19 +66,32 @@ class IndexReport:
         note = f"\n{self.index_note}" if self.index_note else ""
         if not self.changed_anything:
             return f"{self.collection}: no changes ({self.unchanged} files unchanged){note}"
-        rate = f", {self.tokens_encoded / self.encode_seconds:,.0f} tokens/s" if self.encode_seconds > 0 else ""
+        rate = (
+            f", {self.tokens_encoded / self.encode_seconds:,.0f} tokens/s" if self.encode_seconds > 0 else ""
+        )
         chunks = self.chunks_encoded + self.chunks_cached + self.chunks_repeated
         repeated = f", {self.chunks_repeated} repeats of another chunk" if self.chunks_repeated else ""
-        return (f"{self.collection}: {len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
-                f"{self.unchanged} unchanged; {chunks} new chunks: {self.chunks_encoded} encoded, "
-                f"{self.chunks_cached} from cache{repeated}{rate}; {self.seconds:.1f}s{note}")
+        return (
+            f"{self.collection}: {len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{self.unchanged} unchanged; {chunks} new chunks: {self.chunks_encoded} encoded, "
+            f"{self.chunks_cached} from cache{repeated}{rate}; {self.seconds:.1f}s{note}"
+        )
 
 
-def index_folder(root: Path | str, encoder: Encoder, *, collection: str | None = None,
-                 config: IndexConfig | None = None, scan: ScanConfig | None = None,
-                 workspace: Workspace | None = None, spec: str | None = None, batch_chunks: int = BATCH_CHUNKS,
-                 progress: bool = True, echo: Callable[[str], None] | None = None,
-                 on_progress: Progress | None = None) -> IndexReport:
+def index_folder(
+    root: Path | str,
+    encoder: Encoder,
+    *,
+    collection: str | None = None,
+    config: IndexConfig | None = None,
+    scan: ScanConfig | None = None,
+    workspace: Workspace | None = None,
+    spec: str | None = None,
+    batch_chunks: int = BATCH_CHUNKS,
+    progress: bool = True,
+    echo: Callable[[str], None] | None = None,
+    on_progress: Progress | None = None,
+) -> IndexReport:
     """Index (or update) a collection from a folder; the collection name defaults to the folder's name.
 
     ``config`` fixes chunking and the FAISS index when the collection is created (an existing one keeps
@@ -88,8 +101,9 @@ def index_folder(root: Path | str, encoder: Encoder, *, collection: str | None =
     root = check_root(root)
     coll = open_or_create(collection or root.name, encoder, config, workspace=workspace, spec=spec)
     walk = walk_folder(root, scan or ScanConfig())
-    report = index_files(coll, root, walk, batch_chunks=batch_chunks, progress=progress, echo=echo,
-                         on_progress=on_progress)
+    report = index_files(
+        coll, root, walk, batch_chunks=batch_chunks, progress=progress, echo=echo, on_progress=on_progress
+    )
     report.hidden = list(walk.hidden)
     return report
 
@@ -105,26 +119,50 @@ def check_root(root: Path | str) -> Path:
     return path.resolve()
 
 
-def index_files(coll: Collection, root: Path, walk: WalkResult, *, batch_chunks: int = BATCH_CHUNKS,
-                progress: bool = True, echo: Callable[[str], None] | None = None,
-                on_progress: Progress | None = None) -> IndexReport:
+def index_files(
+    coll: Collection,
+    root: Path,
+    walk: WalkResult,
+    *,
+    batch_chunks: int = BATCH_CHUNKS,
+    progress: bool = True,
+    echo: Callable[[str], None] | None = None,
+    on_progress: Progress | None = None,
+) -> IndexReport:
     """Bring the collection in line with the files of ``walk`` (found below ``root``)."""
     echo = echo or (lambda _message: None)
     started = time.perf_counter()
     with collection_lock(coll.name, coll.workspace):
         if not coll.exists():
-            raise RagError(f"collection {coll.name!r} was removed by another process; index again to create it")
+            raise RagError(
+                f"collection {coll.name!r} was removed by another process; index again to create it"
+            )
         plan = make_plan(coll, walk, spans_for(coll.encoder), progress=progress)
-        report = IndexReport(coll.name, removed=sorted(plan.removed), unchanged=plan.unchanged,
-                             skipped=plan.skipped, notes=plan.notes)
+        report = IndexReport(
+            coll.name,
+            removed=sorted(plan.removed),
+            unchanged=plan.unchanged,
+            skipped=plan.skipped,
+            notes=plan.notes,
+        )
         for doc in plan.docs:
             (report.changed if doc.existing else report.added).append(doc.entry.rel)
         apply_removals_and_touches(coll, plan)
-        encode_and_commit(coll, plan, report, batch_chunks, progress=progress, echo=echo,
-                          on_progress=on_progress or (lambda _stage, _done, _total: None))
+        encode_and_commit(
+            coll,
+            plan,
+            report,
+            batch_chunks,
+            progress=progress,
+            echo=echo,
+            on_progress=on_progress or (lambda _stage, _done, _total: None),
+        )
         with coll.session() as session, session.begin():
-            session.execute(update(CollectionRow).where(CollectionRow.id == coll.id)
-                            .values(root=str(root), updated=utcnow()))
+            session.execute(
+                update(CollectionRow)
+                .where(CollectionRow.id == coll.id)
+                .values(root=str(root), updated=utcnow())
+            )
         coll.reconcile()
     report.index_note = coll.vectors.untrained_note()
     report.seconds = time.perf_counter() - started
@@ -136,24 +174,41 @@ def apply_removals_and_touches(coll: Collection, plan: Plan) -> None:
     with coll.session() as session, session.begin():
         ids = list(plan.removed.values())
         for start in range(0, len(ids), 1000):
-            batch = ids[start:start + 1000]
+            batch = ids[start : start + 1000]
             session.execute(delete(ChunkRow).where(ChunkRow.document_id.in_(batch)))
             session.execute(delete(DocumentRow).where(DocumentRow.id.in_(batch)))
         for doc_id, entry in plan.touched:
-            session.execute(update(DocumentRow).where(DocumentRow.id == doc_id)
-                            .values(size=entry.size, mtime_ns=entry.mtime_ns))
+            session.execute(
+                update(DocumentRow)
+                .where(DocumentRow.id == doc_id)
+                .values(size=entry.size, mtime_ns=entry.mtime_ns)
+            )
 
 
-def encode_and_commit(coll: Collection, plan: Plan, report: IndexReport, batch_chunks: int, *, progress: bool,
-                      echo: Callable[[str], None], on_progress: Progress) -> None:
+def encode_and_commit(
+    coll: Collection,
+    plan: Plan,
+    report: IndexReport,
+    batch_chunks: int,
+    *,
+    progress: bool,
+    echo: Callable[[str], None],
+    on_progress: Progress,
+) -> None:
     """Encode uncached chunks batch by batch; each batch of files is committed in one transaction."""
     total_chunks, total_tokens = plan.to_encode()
     rate = known_rate(coll)
     if total_chunks:
         echo(estimate(len(plan.docs), total_chunks, total_tokens, plan.cached_chunks(), rate))
     known = set(plan.cached)
-    bar = tqdm(total=total_tokens, unit="tok", unit_scale=True, desc=f"indexing {coll.name}",
-               disable=not progress or not total_tokens, dynamic_ncols=True)
+    bar = tqdm(
+        total=total_tokens,
+        unit="tok",
+        unit_scale=True,
+        desc=f"indexing {coll.name}",
+        disable=not progress or not total_tokens,
+        dynamic_ncols=True,
+    )
     first = PROBE_CHUNKS if rate is None else batch_chunks
     done = 0
     with bar:
@@ -162,20 +217,24 @@ def encode_and_commit(coll: Collection, plan: Plan, report: IndexReport, batch_c
             tick = time.perf_counter()
             vectors = coll.encoder.encode_documents([c.text for c in fresh.values()]) if fresh else []
             report.encode_seconds += time.perf_counter() - tick
-            commit_group(coll, group, dict(zip(fresh, vectors)))
+            commit_group(coll, group, dict(zip(fresh, vectors, strict=True)))
             known.update(fresh)
             tokens = sum(chunk.tokens for chunk in fresh.values())
             report.chunks_encoded += len(fresh)
             report.tokens_encoded += tokens
             done += len(group)
             bar.update(tokens)
-            bar.set_postfix(files=f"{done}/{len(plan.docs)}", chunks=f"{report.chunks_encoded}/{total_chunks}")
+            bar.set_postfix(
+                files=f"{done}/{len(plan.docs)}", chunks=f"{report.chunks_encoded}/{total_chunks}"
+            )
             on_progress(f"encoding chunks of {len(plan.docs)} files", report.chunks_encoded, total_chunks)
             if rate is None and report.tokens_encoded and report.encode_seconds > 0:
                 rate = report.tokens_encoded / report.encode_seconds
                 echo(estimate(len(plan.docs), total_chunks, total_tokens, plan.cached_chunks(), rate))
     report.chunks_cached = plan.cached_chunks()
-    report.chunks_repeated = sum(len(doc.chunks) for doc in plan.docs) - report.chunks_encoded - report.chunks_cached
+    report.chunks_repeated = (
+        sum(len(doc.chunks) for doc in plan.docs) - report.chunks_encoded - report.chunks_cached
+    )
     if report.encode_seconds > 0.5:
         save_rate(coll, report.tokens_encoded / report.encode_seconds)
 
@@ -199,7 +258,7 @@ def new_chunks(group: list[PreparedDoc], known: set[str]) -> dict[str, Chunk]:
     """Chunks of a group whose text is not encoded yet, one per unique text, by hash."""
     fresh: dict[str, Chunk] = {}
     for doc in group:
-        for chunk, digest in zip(doc.chunks, doc.hashes):
+        for chunk, digest in zip(doc.chunks, doc.hashes, strict=True):
             if digest not in known:
                 fresh.setdefault(digest, chunk)
     return fresh
@@ -213,15 +272,32 @@ def commit_group(coll: Collection, group: list[PreparedDoc], vectors: dict) -> N
             session.execute(insert_ignore(session, EmbeddingRow), rows)
         for doc in group:
             doc_id = upsert_document(session, coll.id, doc)
-            session.execute(insert(ChunkRow), [
-                {"document_id": doc_id, "collection_id": coll.id, "ordinal": c.ordinal, "char_start": c.start,
-                 "char_end": c.end, "text": c.text, "text_hash": h} for c, h in zip(doc.chunks, doc.hashes)])
+            session.execute(
+                insert(ChunkRow),
+                [
+                    {
+                        "document_id": doc_id,
+                        "collection_id": coll.id,
+                        "ordinal": c.ordinal,
+                        "char_start": c.start,
+                        "char_end": c.end,
+                        "text": c.text,
+                        "text_hash": h,
+                    }
+                    for c, h in zip(doc.chunks, doc.hashes, strict=True)
+                ],
+            )
 
 
 def upsert_document(session, collection_id: int, doc: PreparedDoc) -> int:
     entry: FileEntry = doc.entry
-    values = {"title": doc.title, "content_hash": doc.content_hash, "size": entry.size, "mtime_ns": entry.mtime_ns,
-              "indexed_at": utcnow()}
+    values = {
+        "title": doc.title,
+        "content_hash": doc.content_hash,
+        "size": entry.size,
+        "mtime_ns": entry.mtime_ns,
+        "indexed_at": utcnow(),
+    }
     if doc.existing is not None:
         session.execute(delete(ChunkRow).where(ChunkRow.document_id == doc.existing))
         session.execute(update(DocumentRow).where(DocumentRow.id == doc.existing).values(**values))

@@ -52,8 +52,10 @@ def has_lexical(connection: Connection, collection_id: int) -> bool:
         found = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"
         return connection.execute(text(found), {"name": fts_table(collection_id)}).first() is not None
     if dialect == "postgresql":
-        found = ("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-                 "AND table_name = 'rag_chunks' AND column_name = :name")
+        found = (
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = 'rag_chunks' AND column_name = :name"
+        )
         return connection.execute(text(found), {"name": PG_COLUMN}).first() is not None
     return False
 
@@ -71,7 +73,7 @@ def ensure_lexical(engine: Engine, collection_id: int) -> bool:
         else:
             connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('rag_lexical'))"))
         if not has_lexical(connection, collection_id):
-            for statement in (sqlite_ddl(collection_id) if dialect == "sqlite" else postgres_ddl()):
+            for statement in sqlite_ddl(collection_id) if dialect == "sqlite" else postgres_ddl():
                 connection.exec_driver_sql(statement)
         connection.commit()
     return True
@@ -85,27 +87,38 @@ def sqlite_ddl(collection_id: int) -> list[str]:
     return [
         *drop_sqlite(collection_id),
         f"CREATE VIEW {t}_content AS SELECT id, text FROM rag_chunks WHERE collection_id = {cid}",
-        (f"CREATE VIRTUAL TABLE {t} USING fts5(text, content='{t}_content', content_rowid='id', "
-        f"tokenize='{FTS_TOKENIZER}')"),
+        (
+            f"CREATE VIRTUAL TABLE {t} USING fts5(text, content='{t}_content', content_rowid='id', "
+            f"tokenize='{FTS_TOKENIZER}')"
+        ),
         f"CREATE TRIGGER {t}_insert AFTER INSERT ON rag_chunks WHEN new.collection_id = {cid} BEGIN {insert} END",
         f"CREATE TRIGGER {t}_delete AFTER DELETE ON rag_chunks WHEN old.collection_id = {cid} BEGIN {delete} END",
-        (f"CREATE TRIGGER {t}_update AFTER UPDATE OF text ON rag_chunks WHEN old.collection_id = {cid} "
-        f"BEGIN {delete} {insert} END"),
+        (
+            f"CREATE TRIGGER {t}_update AFTER UPDATE OF text ON rag_chunks WHEN old.collection_id = {cid} "
+            f"BEGIN {delete} {insert} END"
+        ),
         f"INSERT INTO {t}({t}) VALUES ('rebuild')",
     ]
 
 
 def drop_sqlite(collection_id: int) -> list[str]:
     t = fts_table(collection_id)
-    return [*(f"DROP TRIGGER IF EXISTS {t}_{event}" for event in ("insert", "delete", "update")),
-            f"DROP TABLE IF EXISTS {t}", f"DROP VIEW IF EXISTS {t}_content"]
+    return [
+        *(f"DROP TRIGGER IF EXISTS {t}_{event}" for event in ("insert", "delete", "update")),
+        f"DROP TABLE IF EXISTS {t}",
+        f"DROP VIEW IF EXISTS {t}_content",
+    ]
 
 
 def postgres_ddl() -> list[str]:
     """One generated column for every collection: adding it computes it for the existing rows."""
-    return [(f"ALTER TABLE rag_chunks ADD COLUMN IF NOT EXISTS {PG_COLUMN} tsvector GENERATED ALWAYS AS "
-            f"(to_tsvector('{PG_TEXT_CONFIG}'::regconfig, text)) STORED"),
-            f"CREATE INDEX IF NOT EXISTS ix_rag_chunks_{PG_COLUMN} ON rag_chunks USING GIN ({PG_COLUMN})"]
+    return [
+        (
+            f"ALTER TABLE rag_chunks ADD COLUMN IF NOT EXISTS {PG_COLUMN} tsvector GENERATED ALWAYS AS "
+            f"(to_tsvector('{PG_TEXT_CONFIG}'::regconfig, text)) STORED"
+        ),
+        f"CREATE INDEX IF NOT EXISTS ix_rag_chunks_{PG_COLUMN} ON rag_chunks USING GIN ({PG_COLUMN})",
+    ]
 
 
 def drop_lexical(connection: Connection, collection_id: int) -> None:
@@ -127,7 +140,9 @@ def lexical_candidates(url: str, collection_id: int, query: str, n: int | None) 
         values = [expression, -1 if n is None else n]
     else:
         values = [" | ".join(terms), collection_id, n]
-    return [(int(i), float(score)) for i, score in reader.rows(lexical_statement(dialect, collection_id), values)]
+    return [
+        (int(i), float(score)) for i, score in reader.rows(lexical_statement(dialect, collection_id), values)
+    ]
 
 
 @lru_cache(maxsize=256)
@@ -137,7 +152,9 @@ def lexical_statement(dialect: Dialect, collection_id: int) -> Compiled:
         t = fts_table(collection_id)
         sql = f"SELECT rowid, -bm25({t}) FROM {t} WHERE {t} MATCH :expression ORDER BY rank LIMIT :n"
     else:
-        sql = (f"SELECT c.id, ts_rank(c.{PG_COLUMN}, q, 1) AS score FROM rag_chunks AS c, "
-               f"to_tsquery('{PG_TEXT_CONFIG}'::regconfig, :terms) AS q "
-               f"WHERE c.collection_id = :collection AND c.{PG_COLUMN} @@ q ORDER BY score DESC, c.id LIMIT :n")
+        sql = (
+            f"SELECT c.id, ts_rank(c.{PG_COLUMN}, q, 1) AS score FROM rag_chunks AS c, "
+            f"to_tsquery('{PG_TEXT_CONFIG}'::regconfig, :terms) AS q "
+            f"WHERE c.collection_id = :collection AND c.{PG_COLUMN} @@ q ORDER BY score DESC, c.id LIMIT :n"
+        )
     return text(sql).compile(dialect=dialect)

@@ -58,7 +58,7 @@ class Plan:
         """(chunks, tokens) that need the encoder: unique chunk texts not in the cache."""
         seen: dict[str, int] = {}
         for doc in self.docs:
-            for chunk, digest in zip(doc.chunks, doc.hashes):
+            for chunk, digest in zip(doc.chunks, doc.hashes, strict=True):
                 if digest not in self.cached:
                     seen[digest] = chunk.tokens
         return len(seen), sum(seen.values())
@@ -69,7 +69,9 @@ def sha256(text: str) -> str:
 
 
 def stored_documents(collection: Collection) -> dict[str, StoredDoc]:
-    query = select(DocumentRow.path, DocumentRow.id, DocumentRow.size, DocumentRow.mtime_ns, DocumentRow.content_hash)
+    query = select(
+        DocumentRow.path, DocumentRow.id, DocumentRow.size, DocumentRow.mtime_ns, DocumentRow.content_hash
+    )
     with collection.engine.connect() as conn:
         rows = conn.execute(query.where(DocumentRow.collection_id == collection.id))
         return {path: StoredDoc(*rest) for path, *rest in rows}
@@ -82,7 +84,9 @@ def make_plan(collection: Collection, walk: WalkResult, spans: TokenSpans, *, pr
     kept = {s.rel for s in walk.skipped} | {f.rel for f in walk.files}
     folders = tuple(f"{s.rel}/" for s in walk.skipped if s.folder)
     # A file that exists but cannot be indexed now keeps its previous version: nothing indexed is lost.
-    plan.removed = {path: doc.id for path, doc in stored.items() if path not in kept and not path.startswith(folders)}
+    plan.removed = {
+        path: doc.id for path, doc in stored.items() if path not in kept and not path.startswith(folders)
+    }
     for entry in tqdm(walk.files, desc="reading", unit="file", disable=not progress, leave=False):
         old = stored.get(entry.rel)
         if old is not None and (old.size, old.mtime_ns) == (entry.size, entry.mtime_ns):
@@ -114,7 +118,9 @@ def prepare(entry: FileEntry, spans: TokenSpans, config: IndexConfig, plan: Plan
     if not chunks:
         plan.skipped.append(Skipped(entry.rel, "contains no text"))
         return None
-    return PreparedDoc(entry, extracted.title, sha256(extracted.text), chunks, [sha256(c.text) for c in chunks])
+    return PreparedDoc(
+        entry, extracted.title, sha256(extracted.text), chunks, [sha256(c.text) for c in chunks]
+    )
 
 
 def cached_hashes(collection: Collection, hashes: set[str]) -> set[str]:
@@ -123,7 +129,9 @@ def cached_hashes(collection: Collection, hashes: set[str]) -> set[str]:
     wanted = sorted(hashes)
     with collection.engine.connect() as conn:
         for start in range(0, len(wanted), FETCH_BATCH):
-            query = select(EmbeddingRow.text_hash).where(EmbeddingRow.model == collection.model,
-                                                        EmbeddingRow.text_hash.in_(wanted[start:start + FETCH_BATCH]))
+            query = select(EmbeddingRow.text_hash).where(
+                EmbeddingRow.model == collection.model,
+                EmbeddingRow.text_hash.in_(wanted[start : start + FETCH_BATCH]),
+            )
             found.update(conn.execute(query).scalars())
     return found

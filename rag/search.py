@@ -58,8 +58,11 @@ class Hit(NamedTuple):
     @property
     def found_by(self) -> str:
         """Which side found it, with its ranks: ``dense #2, lexical #1``."""
-        return ", ".join(f"{side} #{rank}" for side, rank in (("dense", self.dense_rank),
-                                                              ("lexical", self.lexical_rank)) if rank is not None)
+        return ", ".join(
+            f"{side} #{rank}"
+            for side, rank in (("dense", self.dense_rank), ("lexical", self.lexical_rank))
+            if rank is not None
+        )
 
     def to_dict(self) -> dict:
         return {**self._asdict(), "snippet": self.snippet}
@@ -75,27 +78,40 @@ def check_mode(collection: Collection, mode: str | None) -> str:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if mode != "dense" and not collection.lexical:
-        raise RagError(f"collection {collection.name!r} has no lexical index yet (it was built before hybrid "
-                       f"search, or its database has no full-text search); run `e5 index FOLDER -c "
-                       f"{collection.name}` once to build it, or search with --mode dense")
+        raise RagError(
+            f"collection {collection.name!r} has no lexical index yet (it was built before hybrid "
+            f"search, or its database has no full-text search); run `e5 index FOLDER -c "
+            f"{collection.name}` once to build it, or search with --mode dense"
+        )
     if mode != "lexical" and collection.encoder is None:
         raise RagError(f"collection {collection.name!r} was opened without an encoder; cannot encode queries")
     return mode
 
 
-def search(collection: Collection, query: str, *, k: int = 10, instruction: str | None = None,
-           task: str | None = None, path_glob: str | None = None, mode: str | None = None,
-           fusion: FusionConfig | None = None) -> list[Hit]:
+def search(
+    collection: Collection,
+    query: str,
+    *,
+    k: int = 10,
+    instruction: str | None = None,
+    task: str | None = None,
+    path_glob: str | None = None,
+    mode: str | None = None,
+    fusion: FusionConfig | None = None,
+) -> list[Hit]:
     """The ``k`` best chunks for ``query``: by vector similarity (the query encoded with the task
     instruction), by the lexical index, or both fused (``fusion``; by default min-max normalised scores,
-    0.4 dense + 0.6 lexical, over 100 candidates per side). ``mode`` defaults to hybrid where the collection has a lexical index, else dense."""
+    0.4 dense + 0.6 lexical, over 100 candidates per side). ``mode`` defaults to hybrid where the collection
+    has a lexical index, else dense."""
     if not query.strip():
         raise ValueError("the query is empty")
     mode = check_mode(collection, mode)
     check_k(k)  # before the query is encoded
     fusion = fusion or FusionConfig()
     if mode == "dense":
-        return search_vector(collection, encode_query(collection, query, instruction, task), k=k, path_glob=path_glob)
+        return search_vector(
+            collection, encode_query(collection, query, instruction, task), k=k, path_glob=path_glob
+        )
     allowed = chunk_ids_matching(collection, path_glob) if path_glob else None
     if allowed is not None and not len(allowed):
         return []
@@ -112,7 +128,9 @@ def encode_query(collection: Collection, query: str, instruction: str | None, ta
     return collection.encoder.encode_queries([query], resolve_instruction(instruction, task))[0]
 
 
-def lexical_side(collection: Collection, query: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+def lexical_side(
+    collection: Collection, query: str, n: int, allowed: np.ndarray | None
+) -> list[tuple[int, float]]:
     """The ``n`` best lexical matches among the ``allowed`` chunk ids (all chunks for ``None``)."""
     if allowed is None:
         return lexical_candidates(collection.workspace.url, collection.id, query, n)
@@ -121,17 +139,19 @@ def lexical_side(collection: Collection, query: str, n: int, allowed: np.ndarray
     return [(i, score) for i, score in matches if i in keep][:n]
 
 
-def dense_side(collection: Collection, vector: np.ndarray, n: int,
-               allowed: np.ndarray | None) -> list[tuple[int, float]]:
+def dense_side(
+    collection: Collection, vector: np.ndarray, n: int, allowed: np.ndarray | None
+) -> list[tuple[int, float]]:
     n = min(n, len(collection.vectors))
     if not n:
         return []
     scores, ids = collection.vectors.search(vector[None, :], n, allowed)
-    return [(i, s) for i, s in zip(ids[0].tolist(), scores[0].tolist()) if i >= 0]
+    return [(i, s) for i, s in zip(ids[0].tolist(), scores[0].tolist(), strict=True) if i >= 0]
 
 
-def search_vector(collection: Collection, vector: np.ndarray, *, k: int = 10,
-                  path_glob: str | None = None) -> list[Hit]:
+def search_vector(
+    collection: Collection, vector: np.ndarray, *, k: int = 10, path_glob: str | None = None
+) -> list[Hit]:
     """Top-``k`` hits for an already encoded query; ``path_glob`` keeps documents whose path matches.
 
     ``k`` is at most ``MAX_K`` and is cut to the number of vectors in the collection."""
@@ -142,7 +162,11 @@ def search_vector(collection: Collection, vector: np.ndarray, *, k: int = 10,
     if allowed is not None and not len(allowed):
         return []
     scores, ids = collection.vectors.search(vector[None, :], k, allowed)
-    found = [(i, s, rank, None) for rank, (i, s) in enumerate(zip(ids[0].tolist(), scores[0].tolist()), 1) if i >= 0]
+    found = [
+        (i, s, rank, None)
+        for rank, (i, s) in enumerate(zip(ids[0].tolist(), scores[0].tolist(), strict=True), 1)
+        if i >= 0
+    ]
     return fetch_hits(collection, found)
 
 
@@ -167,16 +191,28 @@ def fetch_hits(collection: Collection, found: list[tuple[int, float, int | None,
 def hits_statement(dialect: Dialect, n: int) -> Compiled:
     """Hit columns (in ``Hit``'s order, after the score) of ``n`` chunk ids: a fixed IN list, compiled
     once per ``n``."""
-    return (select(DocumentRow.path, DocumentRow.title, ChunkRow.text, ChunkRow.ordinal, ChunkRow.char_start,
-                   ChunkRow.char_end, ChunkRow.id)
-            .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
-            .where(ChunkRow.id.in_([bindparam(f"id{j}") for j in range(n)]))
-            .compile(dialect=dialect))
+    return (
+        select(
+            DocumentRow.path,
+            DocumentRow.title,
+            ChunkRow.text,
+            ChunkRow.ordinal,
+            ChunkRow.char_start,
+            ChunkRow.char_end,
+            ChunkRow.id,
+        )
+        .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
+        .where(ChunkRow.id.in_([bindparam(f"id{j}") for j in range(n)]))
+        .compile(dialect=dialect)
+    )
 
 
 def chunk_ids_matching(collection: Collection, path_glob: str) -> np.ndarray:
     """Ids of the chunks of documents whose relative path matches the glob (``*`` crosses folders)."""
-    query = (select(ChunkRow.id, DocumentRow.path).join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
-             .where(ChunkRow.collection_id == collection.id))
+    query = (
+        select(ChunkRow.id, DocumentRow.path)
+        .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
+        .where(ChunkRow.collection_id == collection.id)
+    )
     with collection.engine.connect() as conn:
         return np.asarray([i for i, path in conn.execute(query) if fnmatch(path, path_glob)], dtype=np.int64)

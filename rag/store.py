@@ -63,7 +63,9 @@ class DocumentRow(Base):
     __table_args__ = (UniqueConstraint("collection_id", "path"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    collection_id: Mapped[int] = mapped_column(ForeignKey("rag_collections.id", ondelete="CASCADE"), index=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("rag_collections.id", ondelete="CASCADE"), index=True
+    )
     path: Mapped[str] = mapped_column(String(1024))  # POSIX path relative to the collection's root
     title: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -79,7 +81,9 @@ class ChunkRow(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("rag_documents.id", ondelete="CASCADE"), index=True)
-    collection_id: Mapped[int] = mapped_column(ForeignKey("rag_collections.id", ondelete="CASCADE"), index=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("rag_collections.id", ondelete="CASCADE"), index=True
+    )
     ordinal: Mapped[int] = mapped_column(Integer)
     char_start: Mapped[int] = mapped_column(Integer)
     char_end: Mapped[int] = mapped_column(Integer)
@@ -129,7 +133,7 @@ class Reader:
 
     def rows(self, statement: Compiled, values: Sequence[Any]) -> list[tuple]:
         """DBAPI rows of ``statement``; ``values`` of its bind parameters in the order they appear in it."""
-        args = values if statement.positional else dict(zip(statement.binds, values))
+        args = values if statement.positional else dict(zip(statement.binds, values, strict=True))
         with self._lock:
             cursor = self._cursor or self._connect()
             try:

@@ -11,6 +11,7 @@ atomically (temp file + ``os.replace``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -43,8 +44,10 @@ class VectorIndex:
         """What a user should know while the exact stand-in is searched (else ``None``)."""
         if not self.exact_stand_in:
             return None
-        return (f"note: FAISS index {self.factory!r} cannot be trained on {len(self):,} vectors yet; searches are "
-                "exact (Flat) until the collection holds enough, then it is trained automatically")
+        return (
+            f"note: FAISS index {self.factory!r} cannot be trained on {len(self):,} vectors yet; searches are "
+            "exact (Flat) until the collection holds enough, then it is trained automatically"
+        )
 
     @property
     def refine(self) -> bool:
@@ -64,7 +67,9 @@ class VectorIndex:
     def hnsw(self) -> bool:
         return isinstance(self.base, faiss.IndexHNSW)
 
-    def tune(self, nprobe: int | None = None, ef_search: int | None = None, k_factor: int | None = None) -> None:
+    def tune(
+        self, nprobe: int | None = None, ef_search: int | None = None, k_factor: int | None = None
+    ) -> None:
         """Search-time accuracy knobs: IVF lists probed, HNSW candidate list size, refine candidates per
         result (kept for later, and applied to the indexes that have the structure)."""
         self.nprobe, self.ef_search = nprobe or self.nprobe, ef_search or self.ef_search
@@ -130,7 +135,9 @@ class VectorIndex:
         self.index = empty_index(self.dim, self.factory)
         self.tune()
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (scores, ids) per query; ids of missing results are -1. ``allowed`` restricts the ids."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         if not self.index.is_trained:
@@ -155,10 +162,8 @@ class VectorIndex:
         if self._device_index is None:
             self._device_index = self.index
             if hasattr(faiss, "index_cpu_to_all_gpus") and faiss.get_num_gpus() > 0 and not self.hnsw:
-                try:
+                with contextlib.suppress(RuntimeError):  # this index type has no GPU implementation
                     self._device_index = faiss.index_cpu_to_all_gpus(self.index)
-                except RuntimeError:
-                    pass  # this index type has no GPU implementation
         return self._device_index
 
     def save(self, path: Path) -> None:

@@ -24,8 +24,26 @@ from .errors import RagError
 from .readers import is_supported
 
 # Kernel file systems: their "files" are live kernel state (sizes of 0 or 4096 whatever they hold), not documents.
-KERNEL_FILESYSTEMS = frozenset({"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs",
-                                "securityfs", "pstore", "bpf", "configfs", "efivarfs", "mqueue", "fusectl", "nsfs"})
+KERNEL_FILESYSTEMS = frozenset(
+    {
+        "proc",
+        "sysfs",
+        "devtmpfs",
+        "devpts",
+        "cgroup",
+        "cgroup2",
+        "debugfs",
+        "tracefs",
+        "securityfs",
+        "pstore",
+        "bpf",
+        "configfs",
+        "efivarfs",
+        "mqueue",
+        "fusectl",
+        "nsfs",
+    }
+)
 MOUNTS = Path("/proc/self/mounts")
 
 
@@ -55,7 +73,9 @@ class Skipped:
 class WalkResult:
     files: list[FileEntry] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
-    hidden: list[str] = field(default_factory=list)  # hidden folders not walked ("name/"), outside the defaults
+    hidden: list[str] = field(
+        default_factory=list
+    )  # hidden folders not walked ("name/"), outside the defaults
 
 
 def walk_folder(root: Path, config: ScanConfig | None = None) -> WalkResult:
@@ -69,8 +89,9 @@ def walk_folder(root: Path, config: ScanConfig | None = None) -> WalkResult:
     walked: dict[tuple[int, int], str] = {}
 
     def unreadable_folder(err: OSError) -> None:
-        result.skipped.append(Skipped(relative(root, Path(err.filename)), f"folder not readable: {err.strerror}",
-                                      folder=True))
+        result.skipped.append(
+            Skipped(relative(root, Path(err.filename)), f"folder not readable: {err.strerror}", folder=True)
+        )
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable_folder, followlinks=True):
         here = Path(dirpath)
@@ -85,8 +106,14 @@ def walk_folder(root: Path, config: ScanConfig | None = None) -> WalkResult:
     return result
 
 
-def claim_folders(root: Path, here: Path, names: list[str], config: ScanConfig, walked: dict[tuple[int, int], str],
-                  result: WalkResult) -> list[str]:
+def claim_folders(
+    root: Path,
+    here: Path,
+    names: list[str],
+    config: ScanConfig,
+    walked: dict[tuple[int, int], str],
+    result: WalkResult,
+) -> list[str]:
     """Sub-folders to descend into; each physical folder is walked once (real folders win over symlinks)."""
     kept = []
     for name in sorted(names, key=lambda n: ((here / n).is_symlink(), n)):
@@ -170,15 +197,21 @@ def kernel_devices() -> dict[int, str]:
     for line in lines:
         fields = line.split()
         if len(fields) > 2 and fields[2] in KERNEL_FILESYSTEMS:
-            mount_point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])  # \040 is a space
+            mount_point = re.sub(
+                r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1]
+            )  # \040 is a space
             with suppress(OSError):
                 devices.setdefault(os.stat(mount_point).st_dev, fields[2])
     return devices
 
 
 def file_kind(mode: int) -> str:
-    for test, kind in ((stat_mode.S_ISFIFO, "a FIFO"), (stat_mode.S_ISSOCK, "a socket"),
-                       (stat_mode.S_ISCHR, "a character device"), (stat_mode.S_ISBLK, "a block device")):
+    for test, kind in (
+        (stat_mode.S_ISFIFO, "a FIFO"),
+        (stat_mode.S_ISSOCK, "a socket"),
+        (stat_mode.S_ISCHR, "a character device"),
+        (stat_mode.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return kind
     return "a special file"

@@ -21,8 +21,16 @@ from typing import IO
 APP = Path(__file__).resolve().parents[1] / "ui" / "app.py"
 CHROMIUM = os.environ.get("E5_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling hosts this sandbox cannot reach.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def app_test(page: str | None = None, timeout: float = 60):
@@ -35,22 +43,34 @@ def app_test(page: str | None = None, timeout: float = 60):
     return test
 
 
-TINY_DOCS = {"d1": "Aspirin lowers the risk of heart attacks", "d2": "Vitamin C does not cure the common cold",
-        "d3": "Regular exercise improves sleep quality", "d4": "Coffee consumption and liver health",
-        "d5": "Smoking causes lung cancer", "d6": "Sunlight exposure raises vitamin D levels"}
-TINY_QUERIES = {"q1": "does aspirin prevent heart attacks", "q2": "smoking and lung cancer",
-           "q3": "vitamin D from sunlight"}
+TINY_DOCS = {
+    "d1": "Aspirin lowers the risk of heart attacks",
+    "d2": "Vitamin C does not cure the common cold",
+    "d3": "Regular exercise improves sleep quality",
+    "d4": "Coffee consumption and liver health",
+    "d5": "Smoking causes lung cancer",
+    "d6": "Sunlight exposure raises vitamin D levels",
+}
+TINY_QUERIES = {
+    "q1": "does aspirin prevent heart attacks",
+    "q2": "smoking and lung cancer",
+    "q3": "vitamin D from sunlight",
+}
 TINY_QRELS = {"q1": "d1", "q2": "d5", "q3": "d6"}
 
 
 def write_tiny_beir(folder: Path) -> Path:
     """A six-document BEIR folder whose three test queries each share words with one relevant document."""
     (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": i, "title": "", "text": t}) + "\n"
-                                                 for i, t in TINY_DOCS.items()))
-    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in TINY_QUERIES.items()))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n"
-                                               + "".join(f"{q}\t{d}\t1\n" for q, d in TINY_QRELS.items()))
+    (folder / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": i, "title": "", "text": t}) + "\n" for i, t in TINY_DOCS.items())
+    )
+    (folder / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in TINY_QUERIES.items())
+    )
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, d in TINY_QRELS.items())
+    )
     return folder
 
 
@@ -94,13 +114,28 @@ def streamlit_server(env: dict[str, str], timeout: float = 60) -> Iterator[Serve
     """``streamlit run ui/app.py`` on a free loopback port (from the checkout root, so that
     ``.streamlit/config.toml`` applies); yields the running server, stops it afterwards."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-               "--server.address", "127.0.0.1", "--server.port", str(port),
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe would block the server
-        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                                   cwd=APP.parents[1])
+        process = subprocess.Popen(
+            command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=APP.parents[1]
+        )
         try:
             wait_healthy(url, process, log, timeout)
             yield Server(url, process, log)
@@ -136,8 +171,12 @@ def chromium_page(width: int = 1280, height: int = 900) -> Iterator[object]:
     profile = tempfile.mkdtemp(prefix="e5-chromium-")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": width, "height": height})
+            profile,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": width, "height": height},
+        )
         try:
             yield context.pages[0] if context.pages else context.new_page()
         finally:
@@ -162,9 +201,9 @@ def choose(page, label: str, option) -> None:
 
 DEMO_DOCS = {
     "README.md": "# Demo project\n\nThis project indexes folders of documents and searches them with task "
-                 "instructions. Vectors are explained in the docs.\n",
+    "instructions. Vectors are explained in the docs.\n",
     "docs/store.md": "# Vector store\n\nThe vectors live in a FAISS index; their metadata lives in SQLite "
-                     "through SQLAlchemy. The exact inner-product index is the default.\n",
+    "through SQLAlchemy. The exact inner-product index is the default.\n",
     "docs/chunks.md": "# Chunking\n\nDocuments are cut into overlapping chunks of tokens before encoding.\n",
 }
 

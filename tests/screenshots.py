@@ -17,9 +17,13 @@ from apptest import DEMO_DOCS, build_demo, choose, chromium_page, streamlit_serv
 from ui.config import default_data_root
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-SAMPLE_FILES = {**DEMO_DOCS, "notes/todo.txt": "Write the README section about the app.\n",
-                "images/logo.png": "\x89PNG not really an image", ".drafts/idea.md": "# An idea\n",
-                "src/__init__.py": "def add(left, right):\n    \"\"\"The sum.\"\"\"\n    return left + right\n"}
+SAMPLE_FILES = {
+    **DEMO_DOCS,
+    "notes/todo.txt": "Write the README section about the app.\n",
+    "images/logo.png": "\x89PNG not really an image",
+    ".drafts/idea.md": "# An idea\n",
+    "src/__init__.py": 'def add(left, right):\n    """The sum."""\n    return left + right\n',
+}
 
 
 def act(page, fills: dict[str, str], button: str | None, wait_for: str | None = None) -> None:
@@ -51,8 +55,14 @@ def content_height(page, limit: int = 2400) -> int:
 def capture(url: str, out: Path, workdir: Path) -> list[Path]:
     shots = []
     with chromium_page(width=1280, height=1000) as page:
-        def shoot(path: str, fills: dict[str, str], button: str | None, wait_for: str | None = None,
-                  reload: bool = True) -> None:
+
+        def shoot(
+            path: str,
+            fills: dict[str, str],
+            button: str | None,
+            wait_for: str | None = None,
+            reload: bool = True,
+        ) -> None:
             if reload:
                 page.goto(f"{url}/{path}")
                 wait_idle(page)
@@ -64,9 +74,15 @@ def capture(url: str, out: Path, workdir: Path) -> list[Path]:
             page.set_viewport_size({"width": 1280, "height": 1000})
 
         shoot("", {"Query": "where do the vectors live"}, "Search", "text=/cosine similarity/")
-        shoot("index", {"Folder": str(workdir / "samples"), "Collection name": "samples"}, "Index",
-              "[data-testid='stAlertContentSuccess']")
-        shoot("ask", {"Question": "How are documents split before encoding?"}, "Ask", "text=/cosine similarity/")
+        shoot(
+            "index",
+            {"Folder": str(workdir / "samples"), "Collection name": "samples"},
+            "Index",
+            "[data-testid='stAlertContentSuccess']",
+        )
+        shoot(
+            "ask", {"Question": "How are documents split before encoding?"}, "Ask", "text=/cosine similarity/"
+        )
         shoot("benchmarks", {}, "Run benchmark", "[data-testid='stVegaLiteChart']")
         page.goto(f"{url}/compare")
         wait_idle(page)
@@ -82,8 +98,12 @@ def main(out: Path = OUT) -> None:
         workdir = Path(tmp)
         home, docs, samples = workdir / "home", workdir / "docs", workdir / "samples"
         model = os.environ.get("E5_SHOT_MODEL", "minilm")
-        env = {"E5_HOME": str(home), "E5_UI_MODEL": model, "E5_UI_ALLOWED_ROOTS": str(workdir),
-               "E5_UI_DATA_ROOT": str(default_data_root())}
+        env = {
+            "E5_HOME": str(home),
+            "E5_UI_MODEL": model,
+            "E5_UI_ALLOWED_ROOTS": str(workdir),
+            "E5_UI_DATA_ROOT": str(default_data_root()),
+        }
         os.environ["E5_HOME"] = str(home)
         docs.mkdir()
         build_demo(docs, model)

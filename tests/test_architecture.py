@@ -68,7 +68,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         state[node], _ = "open", path.append(node)
         for target in sorted(graph[node]):
             if state.get(target) == "open":
-                return [*path[path.index(target):], target]
+                return [*path[path.index(target) :], target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         state[node], _ = "done", path.pop()
@@ -100,7 +100,11 @@ def test_no_import_cycle():
 
 @pytest.mark.parametrize("package", sorted(FLOORS))
 def test_dependencies_point_down(package):
-    upward = sorted(f"{module} -> {target}" for module, targets in import_graph().items()
-                    if module.split(".")[0] == package for target in targets
-                    if target.split(".")[0] != package and FLOORS[target.split(".")[0]] >= FLOORS[package])
+    upward = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        if module.split(".")[0] == package
+        for target in targets
+        if target.split(".")[0] != package and FLOORS[target.split(".")[0]] >= FLOORS[package]
+    )
     assert not upward, f"{package} imports a package on its own floor or above:\n" + "\n".join(upward)

@@ -61,26 +61,35 @@ def test_completion_shape_and_usage(tiny_chat, tiny_llm_dir):
 
 
 def test_json_mode_primes_an_object(tiny_chat, tiny_llm_dir):
-    response = tiny_chat.chat.completions.create(model=tiny_llm_dir.name, messages=MESSAGES, max_tokens=4,
-                                                 response_format={"type": "json_object"})
+    response = tiny_chat.chat.completions.create(
+        model=tiny_llm_dir.name, messages=MESSAGES, max_tokens=4, response_format={"type": "json_object"}
+    )
     assert response.choices[0].message.content.startswith("{")
 
 
 def test_greedy_and_seeded_sampling_are_reproducible(tiny_chat, tiny_llm_dir):
     def ask(**kwargs) -> str:
-        return tiny_chat.chat.completions.create(model=tiny_llm_dir.name, messages=MESSAGES, max_tokens=8,
-                                                 **kwargs).choices[0].message.content
+        return (
+            tiny_chat.chat.completions.create(
+                model=tiny_llm_dir.name, messages=MESSAGES, max_tokens=8, **kwargs
+            )
+            .choices[0]
+            .message.content
+        )
 
     assert ask(temperature=0) == ask(temperature=0)
     assert ask(temperature=1.0, seed=7) == ask(temperature=1.0, seed=7)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"stream": True}, "streaming is not supported"),
-    ({"max_tokens": 5000}, "exceeds the model's context of 1024"),
-    ({"n": 2}, "only n=1"),
-    ({"top_p": 0}, "top_p"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"stream": True}, "streaming is not supported"),
+        ({"max_tokens": 5000}, "exceeds the model's context of 1024"),
+        ({"n": 2}, "only n=1"),
+        ({"top_p": 0}, "top_p"),
+    ],
+)
 def test_bad_requests_get_openai_errors(tiny_chat, tiny_llm_dir, kwargs, message):
     with pytest.raises(openai.BadRequestError, match=message):
         tiny_chat.chat.completions.create(model=tiny_llm_dir.name, messages=MESSAGES, **kwargs)
@@ -96,8 +105,11 @@ def test_synth_end_to_end_with_default_model(hash_encoder, tmp_path):
     db = f"sqlite:///{tmp_path / 'e2e.db'}"
     with serving(create_app(hash_encoder, extra_routes=chat_routes(None))) as url:
         endpoint = EndpointConfig(base_url=url, max_tokens=48, concurrency=1, timeout=300, max_retries=0)
-        summary = run_synth(SynthConfig(n=2, types=("sts",), languages=(("English", 1.0),), endpoint=endpoint),
-                            db, progress=False)
+        summary = run_synth(
+            SynthConfig(n=2, types=("sts",), languages=(("English", 1.0),), endpoint=endpoint),
+            db,
+            progress=False,
+        )
     assert summary.sent == 2 and summary.failed == 0
     assert summary.accepted + summary.rejected == 2
     stats = synth_stats(db)

@@ -52,8 +52,11 @@ def test_serve_runs_as_a_process_on_loopback():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "ui.cli", "serve", "-m", "hash", "--port", str(port),
-                                "--chat-model", "none"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ui.cli", "serve", "-m", "hash", "--port", str(port), "--chat-model", "none"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -23,13 +23,19 @@ def test_real_forward_shape_norm_determinism(prompteol):
 
 def test_query_side_differs_from_document_side(prompteol):
     text = "What causes rain?"
-    assert prompteol.encode_queries([text], "Retrieve passages")[0] @ prompteol.encode_documents([text])[0] < 0.9999
+    assert (
+        prompteol.encode_queries([text], "Retrieve passages")[0] @ prompteol.encode_documents([text])[0]
+        < 0.9999
+    )
 
 
 def test_prompteol_ranks_a_related_pair_above_an_unrelated_one(prompteol):
     anchor, related, unrelated = prompteol.encode_documents(
-        ["A kitten is sleeping on the sofa.", "A young cat naps on the couch.",
-         "The central bank raised interest rates by half a percent."]
+        [
+            "A kitten is sleeping on the sofa.",
+            "A young cat naps on the couch.",
+            "The central bank raised interest rates by half a percent.",
+        ]
     )
     assert anchor @ related > anchor @ unrelated + 0.01  # cosines are anisotropic (all near 0.97)
 

@@ -8,7 +8,11 @@ from embedder.batching import tokenize_with_eos
 from embedder.pooling import last_token_pool
 from embedder.registry import load_encoder
 
-TEXTS = ["a short one", "a considerably longer text that needs more tokens than the others do", "mid length text"]
+TEXTS = [
+    "a short one",
+    "a considerably longer text that needs more tokens than the others do",
+    "mid length text",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +39,9 @@ def test_truncation_cuts_the_text_and_keeps_the_template_suffix(tiny):
     from embedder.prompts import get_template
 
     wrap = get_template("prompteol").format_document
-    formatted, truncated = fit_in_template(tiny.tokenizer, ["word " * 200, "short"], [wrap, wrap], max_length=32)
+    formatted, truncated = fit_in_template(
+        tiny.tokenizer, ["word " * 200, "short"], [wrap, wrap], max_length=32
+    )
     assert truncated == 1 and formatted[1] == wrap("short")
     assert formatted[0].endswith('" means in one word:"') and formatted[0].count("word") > 5
     ids, cut = tokenize_with_eos(tiny.tokenizer, formatted, max_length=32)
@@ -111,16 +117,20 @@ def test_adapter_round_trip_changes_outputs_as_the_unmerged_peft_model_does(tiny
     from embedder.loading import load_backbone
 
     torch.manual_seed(1)
-    lora = get_peft_model(load_backbone(str(tiny_llm_dir)), LoraConfig(
-        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    lora = get_peft_model(
+        load_backbone(str(tiny_llm_dir)),
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
     lora.save_pretrained(tmp_path / "adapter")
     adapted = load_encoder(str(tiny_llm_dir), template="paper", adapter=str(tmp_path / "adapter"))
     assert adapted.name != tiny.name and "lora-" in adapted.name
 
     ids, _ = tokenize_with_eos(tiny.tokenizer, TEXTS, 512)
     width = max(map(len, ids))
-    batch = {"input_ids": torch.tensor([r + [0] * (width - len(r)) for r in ids]),
-             "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in ids])}
+    batch = {
+        "input_ids": torch.tensor([r + [0] * (width - len(r)) for r in ids]),
+        "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in ids]),
+    }
     with torch.inference_mode():
         hidden = lora.eval()(**batch).last_hidden_state
     expected = torch.nn.functional.normalize(last_token_pool(hidden, batch["attention_mask"]), dim=-1).numpy()
@@ -141,5 +151,6 @@ def test_packed_batches_equal_padded_batches(tiny, tiny_llm_dir):
     packed = load_encoder(str(tiny_llm_dir), template="paper", batch_tokens=30)
     texts = TEXTS + ["x", "yet another text of a middling sort of length"]
     np.testing.assert_allclose(packed.encode_documents(texts), padded.encode_documents(texts), atol=1e-5)
-    np.testing.assert_allclose(packed.encode_queries(texts, "Find it"), padded.encode_queries(texts, "Find it"),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        packed.encode_queries(texts, "Find it"), padded.encode_queries(texts, "Find it"), atol=1e-5
+    )

@@ -29,8 +29,9 @@ def test_instruction_field_selects_the_query_side(serve_app, tiny_llm_dir):
     tiny = load_encoder(str(tiny_llm_dir))
     url = serve_app(create_app(tiny))
     remote = OpenAIEncoder(tiny.name, base_url=f"{url}/v1")
-    np.testing.assert_allclose(remote.encode_queries(["q"], "Find it"), tiny.encode_queries(["q"], "Find it"),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        remote.encode_queries(["q"], "Find it"), tiny.encode_queries(["q"], "Find it"), atol=1e-5
+    )
     np.testing.assert_allclose(remote.encode_documents(["q"]), tiny.encode_documents(["q"]), atol=1e-5)
 
 
@@ -47,9 +48,15 @@ def test_models_and_dimensions(served):
 
 @pytest.mark.parametrize(
     ("payload", "status", "param"),
-    [({"input": []}, 400, "input"), ({"input": [""]}, 400, "input"), ({"input": ["a"] * 9}, 400, "input"),
-     ({"input": [1, 2]}, 400, "input"), ({"input": "x" * 70_000}, 413, "input"),
-     ({"input": "a", "dimensions": 10_000}, 400, "dimensions"), ({}, 400, "input")],
+    [
+        ({"input": []}, 400, "input"),
+        ({"input": [""]}, 400, "input"),
+        ({"input": ["a"] * 9}, 400, "input"),
+        ({"input": [1, 2]}, 400, "input"),
+        ({"input": "x" * 70_000}, 413, "input"),
+        ({"input": "a", "dimensions": 10_000}, 400, "dimensions"),
+        ({}, 400, "input"),
+    ],
 )
 def test_bad_requests_get_openai_style_errors(served, payload, status, param):
     import httpx
@@ -75,10 +82,17 @@ class Flaky:
                 import asyncio
 
                 await asyncio.sleep(2)
-            return JSONResponse({"error": {"message": "busy", "type": "server_error"}}, status_code=self.status or 500,
-                                headers={"retry-after-ms": "10"})
-        return {"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [3.0, 4.0]}],
-                "model": "m", "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+            return JSONResponse(
+                {"error": {"message": "busy", "type": "server_error"}},
+                status_code=self.status or 500,
+                headers={"retry-after-ms": "10"},
+            )
+        return {
+            "object": "list",
+            "data": [{"object": "embedding", "index": 0, "embedding": [3.0, 4.0]}],
+            "model": "m",
+            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        }
 
 
 @pytest.mark.parametrize("status", [429, 500, 0])

@@ -77,8 +77,12 @@ def test_length_sorted_batches_cover_every_index_once_longest_first():
 
 @pytest.mark.parametrize(
     ("texts", "error", "message"),
-    [("a string", TypeError, "single string"), (["ok", 3], TypeError, "index 1 is int"),
-     (["ok", "  "], ValueError, "index 1 is empty"), (None, TypeError, "NoneType")],
+    [
+        ("a string", TypeError, "single string"),
+        (["ok", 3], TypeError, "index 1 is int"),
+        (["ok", "  "], ValueError, "index 1 is empty"),
+        (None, TypeError, "NoneType"),
+    ],
 )
 def test_check_texts_names_the_problem(texts, error, message):
     with pytest.raises(error, match=message):

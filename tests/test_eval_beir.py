@@ -20,8 +20,13 @@ DOCS = {
     "d4": ("Tides", "ocean tides are caused by the gravity of the moon"),
     "q1": ("", "why do penguins not fly"),  # a query that is also a document, as in ArguAna
 }
-TINY = BeirDataset("tiny", "test", DOCS, {"q1": "why do penguins not fly", "q2": "what causes ocean tides"},
-                   {"q1": {"d1": 1}, "q2": {"d4": 1}})
+TINY = BeirDataset(
+    "tiny",
+    "test",
+    DOCS,
+    {"q1": "why do penguins not fly", "q2": "what causes ocean tides"},
+    {"q1": {"d1": 1}, "q2": {"d4": 1}},
+)
 
 
 @pytest.fixture
@@ -37,8 +42,10 @@ def tiny_beir(tmp_path) -> Path:
 
 def test_metrics_match_hand_computed_values():
     qrels = {"q1": {"d1": 1}, "q2": {"d2": 2, "d3": 1}}
-    run = {"q1": {"q1": 0.99, "d2": 0.9, "d1": 0.8, "d3": 0.1},  # q1 itself is ignored: d1 ranks 2nd
-           "q2": {"d3": 0.7, "d5": 0.6, "d2": 0.5}}
+    run = {
+        "q1": {"q1": 0.99, "d2": 0.9, "d1": 0.8, "d3": 0.1},  # q1 itself is ignored: d1 ranks 2nd
+        "q2": {"d3": 0.7, "d5": 0.6, "d2": 0.5},
+    }
     metrics = evaluate_run(qrels, run)
     ndcg_q1 = 1 / math.log2(3)
     ndcg_q2 = (1 + 2 / math.log2(4)) / (2 + 1 / math.log2(3))  # trec_eval gains are the grades

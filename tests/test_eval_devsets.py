@@ -13,10 +13,18 @@ from embedder.instructions import instruction_for
 
 TASK = "Given a question, retrieve Wikipedia sentences that answer the question"
 ROWS = [
-    {"query": "why do penguins not fly", "positive": "penguins have flippers instead of wings for flight",
-     "negative": "volcanoes release lava and ash", "task": TASK},
-    {"query": "why do penguins not fly", "positive": "penguins do not fly because they swim",
-     "negative": "tides follow the moon", "task": TASK},
+    {
+        "query": "why do penguins not fly",
+        "positive": "penguins have flippers instead of wings for flight",
+        "negative": "volcanoes release lava and ash",
+        "task": TASK,
+    },
+    {
+        "query": "why do penguins not fly",
+        "positive": "penguins do not fly because they swim",
+        "negative": "tides follow the moon",
+        "task": TASK,
+    },
     {"query": "what causes ocean tides", "positive": "tides follow the moon", "task": TASK},
 ]
 
@@ -45,11 +53,14 @@ def test_known_task_name_maps_to_the_paper_instruction(tmp_path):
     assert instruction == instruction_for("sts")
 
 
-@pytest.mark.parametrize(("rows", "message"), [
-    ([{"query": "q", "positive": "p"}], "dev.jsonl:1: row has no 'task'"),
-    ([ROWS[0], {**ROWS[1], "task": "other"}], "mixes 2 tasks"),
-    ([], "has no rows"),
-])
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{"query": "q", "positive": "p"}], "dev.jsonl:1: row has no 'task'"),
+        ([ROWS[0], {**ROWS[1], "task": "other"}], "mixes 2 tasks"),
+        ([], "has no rows"),
+    ],
+)
 def test_bad_pairs_files_are_named(tmp_path, rows, message):
     with pytest.raises(ValueError, match=message):
         pairs_retrieval_set(write_jsonl(tmp_path / "x" / "dev.jsonl", rows))
@@ -63,14 +74,18 @@ def test_invalid_json_names_the_line(tmp_path):
 
 
 def write_sts(path, rows) -> str:
-    path.write_text("".join(f"main\tfile\t2012\t{i:04d}\t{score}\t{a}\t{b}\n" for i, (score, a, b) in enumerate(rows)),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(f"main\tfile\t2012\t{i:04d}\t{score}\t{a}\t{b}\n" for i, (score, a, b) in enumerate(rows)),
+        encoding="utf-8",
+    )
     return str(path)
 
 
-STS_ROWS = [(5.0, "a man is playing a guitar", "a man is playing a guitar"),
-            (3.0, "a man is playing a guitar", "a man is playing the piano"),
-            (0.5, "a man is playing a guitar", "the stock market fell sharply today")]
+STS_ROWS = [
+    (5.0, "a man is playing a guitar", "a man is playing a guitar"),
+    (3.0, "a man is playing a guitar", "a man is playing the piano"),
+    (0.5, "a man is playing a guitar", "the stock market fell sharply today"),
+]
 
 
 def test_sts_spearman_follows_the_gold_order(tmp_path):
@@ -79,8 +94,9 @@ def test_sts_spearman_follows_the_gold_order(tmp_path):
     assert pairs.first[2] == "a man is playing a guitar" and pairs.second[2].startswith("the stock")
     assert sts_spearman(HashingEncoder(), pairs) == pytest.approx(100)
     reversed_gold = [(5.0 - score, a, b) for score, a, b in STS_ROWS]
-    assert sts_spearman(HashingEncoder(), read_sts_pairs(write_sts(tmp_path / "r.csv", reversed_gold))) == \
-        pytest.approx(-100)
+    assert sts_spearman(
+        HashingEncoder(), read_sts_pairs(write_sts(tmp_path / "r.csv", reversed_gold))
+    ) == pytest.approx(-100)
 
 
 def test_bad_sts_rows_are_named(tmp_path):

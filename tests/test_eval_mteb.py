@@ -20,17 +20,37 @@ def test_mteb_scores_equal_evaluate_encoder(shared_data, tiny_llm_dir):
     scores = run_mteb(encoder, dataset)
     ours = evaluate_encoder(encoder, dataset, cache=False)
     assert ours["ndcg_at_10"] > 0
-    for theirs, mine in [("ndcg_at_10", "ndcg_at_10"), ("recall_at_100", "recall_at_100"),
-                         ("mrr_at_10", "mrr_at_10"), ("map_at_100", "map")]:
+    for theirs, mine in [
+        ("ndcg_at_10", "ndcg_at_10"),
+        ("recall_at_100", "recall_at_100"),
+        ("mrr_at_10", "mrr_at_10"),
+        ("map_at_100", "map"),
+    ]:
         assert scores[theirs] == pytest.approx(ours[mine], abs=1e-4), theirs
 
 
 def metadata(name: str, prompt=None) -> TaskMetadata:
-    return TaskMetadata(name=name, type="Retrieval", main_score="ndcg_at_10", description="d", reference=None,
-                        dataset={"path": "x", "revision": "x"}, category="t2t", eval_splits=["test"],
-                        eval_langs=["eng-Latn"], date=None, dialect=[], domains=[], task_subtypes=[],
-                        license="not specified", annotations_creators=None, modalities=["text"],
-                        sample_creation=None, bibtex_citation="", prompt=prompt)
+    return TaskMetadata(
+        name=name,
+        type="Retrieval",
+        main_score="ndcg_at_10",
+        description="d",
+        reference=None,
+        dataset={"path": "x", "revision": "x"},
+        category="t2t",
+        eval_splits=["test"],
+        eval_langs=["eng-Latn"],
+        date=None,
+        dialect=[],
+        domains=[],
+        task_subtypes=[],
+        license="not specified",
+        annotations_creators=None,
+        modalities=["text"],
+        sample_creation=None,
+        bibtex_citation="",
+        prompt=prompt,
+    )
 
 
 def test_paper_instructions_for_mteb_task_names():

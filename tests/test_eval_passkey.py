@@ -31,7 +31,7 @@ def test_generator_invariants(tiny_encoder, length):
     assert len(set(task.names)) == 100 and len(task.documents) == len(task.queries) == 100
     assert all(length - 12 <= n <= length for n in task.tokens)  # within one filler sentence or two
     assert task.tokens == count(task.documents)
-    for document, name, passkey in zip(task.documents, task.names, task.passkeys):
+    for document, name, passkey in zip(task.documents, task.names, task.passkeys, strict=True):
         assert document.count("pass key is") == 1 and document.count(name) == 2
         assert re.findall(r"\d{5}", document) == [passkey, passkey]
     positions = [doc.index("pass key is") / len(doc) for doc in task.documents]
@@ -48,7 +48,9 @@ def test_generator_is_seeded(tiny_encoder):
 
 def test_lexical_encoder_solves_it(hash_encoder):
     [result] = run_passkey(hash_encoder, [512], candidates=100)
-    assert result.metrics["accuracy"] >= 0.9 and result.config["truncated_to"] is None  # 256 hash buckets collide
+    assert (
+        result.metrics["accuracy"] >= 0.9 and result.config["truncated_to"] is None
+    )  # 256 hash buckets collide
 
 
 def test_lengths_beyond_the_context_are_reported_truncated(tiny_encoder, tmp_path):

@@ -35,15 +35,28 @@ def store(tmp_path):
 
 def test_run_beir_stores_labelled_results(tiny_folder, hash_encoder, store):
     seen = []
-    results = run_beir([tiny_folder], ["bm25", hash_encoder], max_queries=1, seed=0, store=store,
-                       progress=lambda stage, done, total: seen.append(stage))
+    results = run_beir(
+        [tiny_folder],
+        ["bm25", hash_encoder],
+        max_queries=1,
+        seed=0,
+        store=store,
+        progress=lambda stage, done, total: seen.append(stage),
+    )
     assert [(r.model, r.dataset, r.subset) for r in results] == [
-        ("bm25", "tiny", "1q/5d seed 0"), ("hash:256", "tiny", "1q/5d seed 0")]
+        ("bm25", "tiny", "1q/5d seed 0"),
+        ("hash:256", "tiny", "1q/5d seed 0"),
+    ]
     assert "hash:256 on tiny [subset 1q/5d seed 0]: queries" in seen  # documents may come from the cache
-    assert results[1].config["instruction"] == "Given a web search query, retrieve relevant passages that answer " \
-                                              "the query"  # "tiny" is no paper dataset: the fallback
+    assert (
+        results[1].config["instruction"]
+        == "Given a web search query, retrieve relevant passages that answer "
+        "the query"
+    )  # "tiny" is no paper dataset: the fallback
     stored = store.query(kind="beir")
-    assert {(r.model, r.metrics["ndcg_at_10"]) for r in stored} == {(r.model, r.metrics["ndcg_at_10"]) for r in results}
+    assert {(r.model, r.metrics["ndcg_at_10"]) for r in stored} == {
+        (r.model, r.metrics["ndcg_at_10"]) for r in results
+    }
     assert store.query(model="bm25")[0].config == results[0].config
     assert all(r.created.tzinfo is not None for r in stored)
 
@@ -52,7 +65,9 @@ def test_exports_round_trip(tiny_folder, hash_encoder, store, tmp_path):
     results = run_beir([tiny_folder], [hash_encoder], store=store)
     rows = list(csv.DictReader(io.StringIO(export_results(results, "csv"))))
     assert rows[0]["model"] == "hash:256" and float(rows[0]["ndcg_at_10"]) == results[0].metrics["ndcg_at_10"]
-    assert json.loads(export_results(results, "json"))[0]["recall_at_100"] == results[0].metrics["recall_at_100"]
+    assert (
+        json.loads(export_results(results, "json"))[0]["recall_at_100"] == results[0].metrics["recall_at_100"]
+    )
     markdown = export_results(results, "markdown").splitlines()
     assert markdown[0].startswith("| model | dataset |") and len(markdown) == 3
     with pytest.raises(ValueError, match="csv, json, markdown"):
@@ -90,7 +105,9 @@ def test_estimated_cost_uses_openai_prices():
 
 
 def test_compare_table_and_chart_with_an_api_model(serve_app, hash_encoder, tiny_folder, store, tmp_path):
-    remote = load_encoder("openai:hash", base_url=serve_app(create_app(hash_encoder, model_name="hash")) + "/v1")
+    remote = load_encoder(
+        "openai:hash", base_url=serve_app(create_app(hash_encoder, model_name="hash")) + "/v1"
+    )
     comparison = compare([tiny_folder], ["bm25", remote], chart=tmp_path / "bars.png", store=store)
     assert comparison.chart.read_bytes()[:4] == b"\x89PNG"
     console = Console(width=200, record=True)

@@ -43,8 +43,11 @@ def test_equal_fused_scores_are_ordered_by_best_rank_then_dense_first():
     assert [f.key for f in fused] == ["shared", "d", "l"]  # 2/62 > 1/61; d and l tie: the dense one first
     assert fused[1].score == fused[2].score == pytest.approx(1 / 61)
     # linear: a tie broken by the better rank (b is 1st on the lexical side, a 2nd on the dense side)
-    tied = fuse([("x", 1.0), ("a", 0.5), ("y", 0.0)], [("b", 2.0), ("z", 0.0)],
-                FusionConfig(method="linear", alpha=0.5))
+    tied = fuse(
+        [("x", 1.0), ("a", 0.5), ("y", 0.0)],
+        [("b", 2.0), ("z", 0.0)],
+        FusionConfig(method="linear", alpha=0.5),
+    )
     assert [f.key for f in tied][:3] == ["x", "b", "a"] and tied[1].score == tied[0].score
 
 
@@ -84,7 +87,9 @@ def test_runs_fuse_per_query_with_the_same_function():
     dense = {"q1": {"a": 0.9, "b": 0.1}, "q2": {"x": 0.3}}
     lexical = {"q1": {"b": 9.0}, "q3": {"y": 1.0}}
     fused = fuse_runs(dense, lexical, RRF)
-    assert fused["q1"] == {f.key: f.score for f in fuse(list(dense["q1"].items()), list(lexical["q1"].items()), RRF)}
+    assert fused["q1"] == {
+        f.key: f.score for f in fuse(list(dense["q1"].items()), list(lexical["q1"].items()), RRF)
+    }
     assert set(fused) == {"q1", "q2", "q3"} and list(fused["q1"]) == ["b", "a"]
 
 
@@ -97,6 +102,8 @@ def test_hybrid_spec_fuses_bm25_with_the_encoder(shared_data):
     assert isinstance(hybrid, HybridRetriever) and hybrid.name == "hybrid:hash:256"
     dense_run, lexical_run = hybrid.runs(data, data.default_instruction())
     assert hybrid.search(data, data.default_instruction()) == fuse_runs(dense_run, lexical_run, hybrid.fusion)
-    scores = {name: evaluate_encoder(model, data)["ndcg_at_10"]
-              for name, model in (("hybrid", hybrid), ("bm25", load_model("bm25")))}
+    scores = {
+        name: evaluate_encoder(model, data)["ndcg_at_10"]
+        for name, model in (("hybrid", hybrid), ("bm25", load_model("bm25")))
+    }
     assert 0 < scores["hybrid"] <= 1 and scores["bm25"] > 0

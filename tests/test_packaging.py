@@ -18,16 +18,37 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     if shutil.which("git") is None:
         pytest.skip("needs git")
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
-                    str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return zipfile.ZipFile(next(out.glob("*.whl")))
 
 
 def test_the_wheel_holds_package_data(wheel):
     names = set(wheel.namelist())
-    for needed in ("embedder/templates.toml", "embedder/adapters/default/adapter_model.safetensors",
-                   "embedder/adapters/default/embedder.json", "trainer/synth/prompts.toml",
-                   "trainer/configs/default-cpu-distill.toml", "ui/app.py", "ui/views/search.py", "ui/cli.py"):
+    for needed in (
+        "embedder/templates.toml",
+        "embedder/adapters/default/adapter_model.safetensors",
+        "embedder/adapters/default/embedder.json",
+        "trainer/synth/prompts.toml",
+        "trainer/configs/default-cpu-distill.toml",
+        "ui/app.py",
+        "ui/views/search.py",
+        "ui/cli.py",
+    ):
         assert needed in names, needed
     assert not any(name.startswith(("tests/", "bench/")) for name in names)
 

@@ -22,8 +22,13 @@ def collection(tmp_path, hash_encoder):
     (folder / "tides.md").write_text("# Tides\n\nThe moon's gravity pulls the oceans and causes tides.")
     (folder / "bees.md").write_text("# Bees\n\nHoneybees dance to tell the hive where flowers are.")
     workspace = Workspace(f"sqlite:///{tmp_path / 'rag.db'}", tmp_path / "indexes")
-    index_folder(folder, hash_encoder, workspace=workspace, config=IndexConfig(chunk_tokens=32, overlap=4),
-                 progress=False)
+    index_folder(
+        folder,
+        hash_encoder,
+        workspace=workspace,
+        config=IndexConfig(chunk_tokens=32, overlap=4),
+        progress=False,
+    )
     return open_collection("kb", hash_encoder, workspace=workspace)
 
 
@@ -47,21 +52,33 @@ def test_unreachable_endpoint_is_reported(collection):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens here once the socket is closed
-    answer = ask(collection, "what causes tides", k=1, chat=ChatConfig(base_url=f"http://127.0.0.1:{port}/v1",
-                                                                        timeout=5))
+    answer = ask(
+        collection,
+        "what causes tides",
+        k=1,
+        chat=ChatConfig(base_url=f"http://127.0.0.1:{port}/v1", timeout=5),
+    )
     assert answer.text is None and "failed (APIConnectionError" in answer.note and answer.hits
 
 
 def test_answer_from_a_real_chat_endpoint(collection, serve_app, tiny_llm_dir, hash_encoder):
     app = create_app(hash_encoder, extra_routes=lambda api: add_chat_routes(api, str(tiny_llm_dir)))
     url = serve_app(app) + "/v1"
-    answer = ask(collection, "how do bees communicate", k=2, chat=ChatConfig(base_url=url, model=tiny_llm_dir.name, max_tokens=8))
+    answer = ask(
+        collection,
+        "how do bees communicate",
+        k=2,
+        chat=ChatConfig(base_url=url, model=tiny_llm_dir.name, max_tokens=8),
+    )
     assert answer.note is None and isinstance(answer.text, str)
     assert answer.hits[0].path == "bees.md"
 
 
 MALFORMED = {
-    "html": (HTMLResponse("<html><body>Gateway</body></html>"), "the reply is text, not a JSON chat completion"),
+    "html": (
+        HTMLResponse("<html><body>Gateway</body></html>"),
+        "the reply is text, not a JSON chat completion",
+    ),
     "no-choices": (JSONResponse({"id": "x", "object": "chat.completion"}), "the reply has no choices"),
     "empty-choices": (JSONResponse({"id": "x", "choices": []}), "the reply has no choices"),
     "json-list": (JSONResponse([1, 2, 3]), "the reply has no choices"),
@@ -84,8 +101,9 @@ def malformed_endpoint():
 
 
 @pytest.mark.parametrize("kind", list(MALFORMED))
-def test_malformed_replies_are_endpoint_failures_and_the_passages_still_come(collection, serve_app,
-                                                                              malformed_endpoint, kind):
+def test_malformed_replies_are_endpoint_failures_and_the_passages_still_come(
+    collection, serve_app, malformed_endpoint, kind
+):
     url = f"{serve_app(malformed_endpoint)}/{kind}"
     answer = ask(collection, "what causes tides", k=1, chat=ChatConfig(base_url=url, timeout=10))
     assert answer.text is None and [hit.path for hit in answer.hits] == ["tides.md"]

@@ -25,8 +25,9 @@ def workspace(tmp_path) -> Workspace:
 
 
 def run(folder, encoder, workspace, **kwargs):
-    return index_folder(folder, encoder, collection="c", workspace=workspace, config=CONFIG, progress=False,
-                        **kwargs)
+    return index_folder(
+        folder, encoder, collection="c", workspace=workspace, config=CONFIG, progress=False, **kwargs
+    )
 
 
 def paths(workspace, encoder) -> set[str]:
@@ -112,11 +113,19 @@ def test_unreadable_file_and_folder(tmp_path):
     os.chmod(folder / "secret.txt", 0)
     os.chmod(folder / "closed", 0)
     try:
-        done = subprocess.run([*prefix, sys.executable, "-c", UNREADABLE, str(folder), str(tmp_path)],
-                              check=False, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [*prefix, sys.executable, "-c", UNREADABLE, str(folder), str(tmp_path)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         os.chmod(folder / "closed", 0o755)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["added"] == ["ok.txt"]
-    assert result["skipped"] == {"closed": "folder not readable: Permission denied", "secret.txt": "permission denied"}
+    assert result["skipped"] == {
+        "closed": "folder not readable: Permission denied",
+        "secret.txt": "permission denied",
+    }

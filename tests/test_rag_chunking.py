@@ -10,7 +10,7 @@ def test_windows_overlap_and_offsets():
     chunks = chunk_text(text, whitespace_spans, chunk_tokens=2, overlap=1)
     assert [c.text for c in chunks] == ["a b", "b c", "c d", "d e"]
     assert [c.ordinal for c in chunks] == [0, 1, 2, 3]
-    assert all(text[c.start:c.end] == c.text and c.tokens == 2 for c in chunks)
+    assert all(text[c.start : c.end] == c.text and c.tokens == 2 for c in chunks)
 
 
 def test_no_overlap_last_window_shorter():
@@ -20,7 +20,9 @@ def test_no_overlap_last_window_shorter():
 
 
 def test_short_and_empty_texts():
-    assert [c.text for c in chunk_text("  just three words\n", whitespace_spans, 10, 2)] == ["just three words"]
+    assert [c.text for c in chunk_text("  just three words\n", whitespace_spans, 10, 2)] == [
+        "just three words"
+    ]
     assert chunk_text("", whitespace_spans, 10, 2) == []
     assert chunk_text(" \n\t ", whitespace_spans, 10, 2) == []
 
@@ -45,7 +47,7 @@ def test_model_tokenizer_chunks_fit_the_window(default_model_dir):
     chunks = chunk_text(text, tokenizer_spans(tokenizer), chunk_tokens=32, overlap=8)
     assert len(chunks) > 5
     for chunk in chunks:
-        assert text[chunk.start:chunk.end] == chunk.text and not chunk.text[0].isspace()
+        assert text[chunk.start : chunk.end] == chunk.text and not chunk.text[0].isspace()
         assert len(tokenizer(chunk.text, add_special_tokens=False)["input_ids"]) <= 32
     # neighbouring windows share text (the 8-token overlap)
     assert chunks[1].start < chunks[0].end
@@ -59,8 +61,11 @@ def test_windows_of_subword_tokens_start_and_end_on_words():
     text = "the weights are dequantised before the matmul runs here"
 
     def subwords(piece: str) -> list[tuple[int, int]]:  # words cut into pieces of at most four letters
-        return [(m.start() + i, min(m.start() + i + 4, m.end())) for m in WORD.finditer(piece)
-                for i in range(0, m.end() - m.start(), 4)]
+        return [
+            (m.start() + i, min(m.start() + i + 4, m.end()))
+            for m in WORD.finditer(piece)
+            for i in range(0, m.end() - m.start(), 4)
+        ]
 
     chunks = chunk_text(text, subwords, chunk_tokens=6, overlap=2)
     assert len(chunks) > 2

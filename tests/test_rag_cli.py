@@ -18,7 +18,9 @@ def e5(*args: str):
 def folder(tmp_path):
     root = tmp_path / "handbook"
     (root / "ops").mkdir(parents=True)
-    (root / "ops" / "deploy.md").write_text("# Deploy\n\nRoll out the release with a canary, then watch the metrics.")
+    (root / "ops" / "deploy.md").write_text(
+        "# Deploy\n\nRoll out the release with a canary, then watch the metrics."
+    )
     (root / "hiring.txt").write_text("Interviews have four rounds and a take-home exercise.")
     (root / "logo.png").write_bytes(b"\x89PNG\r\n")
     return root
@@ -30,7 +32,9 @@ def test_index_search_collections_rm(folder, monkeypatch):
     first = e5("index", str(folder), "-m", "hash", "-c", "cli-handbook", "-q", "--chunk-tokens", "32")
     assert first.exit_code == 0, first.output
     assert "added ops/deploy.md" in first.stdout and "skipped logo.png: unsupported file type" in first.stderr
-    again = e5("index", str(folder), "-c", "cli-handbook", "-q")  # model and settings come from the collection
+    again = e5(
+        "index", str(folder), "-c", "cli-handbook", "-q"
+    )  # model and settings come from the collection
     assert again.exit_code == 0 and "no changes" in again.stdout
 
     found = e5("search", "canary release metrics", "-c", "cli-handbook", "-k", "1", "--json", "--task", "qa")
@@ -51,12 +55,14 @@ def test_index_search_collections_rm(folder, monkeypatch):
 
 
 def test_user_errors_are_one_line(tmp_path, folder):
-    cases = [(("index", str(tmp_path / "nope"), "-m", "hash"), "does not exist"),
-             (("index", str(folder / "hiring.txt"), "-m", "hash"), "is a file, not a folder"),
-             (("index", str(folder), "-m", "hash", "--overlap", "500"), "overlap must be in"),
-             (("search", "x", "-c", "no-such-collection"), "no collection named 'no-such-collection'"),
-             (("search", "x", "-c", "bad", "--task", "nonsense"), "no collection named 'bad'"),
-             (("rm", "no-such-collection", "-y"), "no collection named")]
+    cases = [
+        (("index", str(tmp_path / "nope"), "-m", "hash"), "does not exist"),
+        (("index", str(folder / "hiring.txt"), "-m", "hash"), "is a file, not a folder"),
+        (("index", str(folder), "-m", "hash", "--overlap", "500"), "overlap must be in"),
+        (("search", "x", "-c", "no-such-collection"), "no collection named 'no-such-collection'"),
+        (("search", "x", "-c", "bad", "--task", "nonsense"), "no collection named 'bad'"),
+        (("rm", "no-such-collection", "-y"), "no collection named"),
+    ]
     for args, message in cases:
         result = e5(*args)
         assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output, args

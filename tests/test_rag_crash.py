@@ -21,8 +21,20 @@ from rag.search import search
 from rag.store import ChunkRow, DocumentRow
 
 CONFIG = IndexConfig(chunk_tokens=12, overlap=3)
-TOPICS = ["granite", "orchid", "comet", "violin", "glacier", "falcon", "copper", "lantern", "meadow", "harbor",
-          "saffron", "tundra"]
+TOPICS = [
+    "granite",
+    "orchid",
+    "comet",
+    "violin",
+    "glacier",
+    "falcon",
+    "copper",
+    "lantern",
+    "meadow",
+    "harbor",
+    "saffron",
+    "tundra",
+]
 
 # Runs one indexing run in a child process that kills itself at the N-th occurrence of a named point.
 CHILD = r"""
@@ -73,7 +85,16 @@ def make_folder(root: Path, topics: list[str], version: str = "") -> Path:
 
 
 def run_child(point: str, count: int, folder: Path, workspace: Workspace, kill_after: float | None = None):
-    command = [sys.executable, "-c", CHILD, point, str(count), str(folder), workspace.url, str(workspace.folder)]
+    command = [
+        sys.executable,
+        "-c",
+        CHILD,
+        point,
+        str(count),
+        str(folder),
+        workspace.url,
+        str(workspace.folder),
+    ]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if kill_after is not None:  # once the run is under way, wait a little, then kill
         assert child.stdout.readline().strip() == "encoding"
@@ -88,10 +109,14 @@ def contents(workspace: Workspace) -> list[tuple[str, int, str]]:
     collection = open_collection("c", HashingEncoder(), workspace=workspace)
     assert sorted(collection.vectors.ids()) == sorted(collection.chunk_ids()), "FAISS and SQL disagree"
     if collection.lexical:
-        assert lexical_ids(collection) == set(collection.chunk_ids().tolist()), "lexical index and SQL disagree"
+        assert lexical_ids(collection) == set(collection.chunk_ids().tolist()), (
+            "lexical index and SQL disagree"
+        )
     query = select(DocumentRow.path, ChunkRow.ordinal, ChunkRow.text).join(DocumentRow)
     with collection.engine.connect() as conn:
-        return sorted(tuple(row) for row in conn.execute(query.where(ChunkRow.collection_id == collection.id)))
+        return sorted(
+            tuple(row) for row in conn.execute(query.where(ChunkRow.collection_id == collection.id))
+        )
 
 
 def reference(tmp_path: Path, folder: Path) -> list[tuple[str, int, str]]:
@@ -100,15 +125,18 @@ def reference(tmp_path: Path, folder: Path) -> list[tuple[str, int, str]]:
     return contents(workspace)
 
 
-@pytest.mark.parametrize("point, count, kill_after", [
-    ("lexical_ddl", 3, None),     # collection row committed, its lexical index half built
-    ("encode", 1, None),          # before anything was committed
-    ("encode", 4, None),          # between batches: some files committed, FAISS file not yet written
-    ("after_commit", 2, None),    # right after a transaction
-    ("before_replace", 1, None),  # FAISS temp file written, not yet moved into place
-    ("after_replace", 1, None),   # everything written, process dies before returning
-    ("timer", 0, 0.15),           # wherever the run happens to be 0.15 s after it started encoding
-])
+@pytest.mark.parametrize(
+    "point, count, kill_after",
+    [
+        ("lexical_ddl", 3, None),  # collection row committed, its lexical index half built
+        ("encode", 1, None),  # before anything was committed
+        ("encode", 4, None),  # between batches: some files committed, FAISS file not yet written
+        ("after_commit", 2, None),  # right after a transaction
+        ("before_replace", 1, None),  # FAISS temp file written, not yet moved into place
+        ("after_replace", 1, None),  # everything written, process dies before returning
+        ("timer", 0, 0.15),  # wherever the run happens to be 0.15 s after it started encoding
+    ],
+)
 def test_killed_run_is_consistent_and_next_run_completes(tmp_path, point, count, kill_after):
     folder = make_folder(tmp_path / "docs", TOPICS)
     workspace = Workspace(f"sqlite:///{tmp_path / 'rag.db'}", tmp_path / "indexes")

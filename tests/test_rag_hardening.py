@@ -44,12 +44,21 @@ def write(path: Path, text: str) -> Path:
 
 
 def index(folder, workspace, name="c", **kwargs):
-    return index_folder(folder, HashingEncoder(), collection=name, workspace=workspace,
-                        config=kwargs.pop("config", SMALL), progress=False, **kwargs)
+    return index_folder(
+        folder,
+        HashingEncoder(),
+        collection=name,
+        workspace=workspace,
+        config=kwargs.pop("config", SMALL),
+        progress=False,
+        **kwargs,
+    )
 
 
 def found_paths(workspace, query: str, name: str = "c") -> set[str]:
-    return {hit.path for hit in search(open_collection(name, HashingEncoder(), workspace=workspace), query, k=100)}
+    return {
+        hit.path for hit in search(open_collection(name, HashingEncoder(), workspace=workspace), query, k=100)
+    }
 
 
 @pytest.fixture
@@ -119,7 +128,8 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_the_rest_indexed(tmp_path, 
     assert report.added == ["good.txt"]
     assert {s.rel: s.reason for s in report.skipped} == {
         "bad\\xfe.txt": "the name is not valid UTF-8; rename it to index it",
-        "dir\\xff": "the name is not valid UTF-8; rename it to index it"}
+        "dir\\xff": "the name is not valid UTF-8; rename it to index it",
+    }
     assert found_paths(workspace, "alpha beta gamma") == {"good.txt"}
     with pytest.raises(RagError, match=r"the folder path .*dir\\xff is not valid UTF-8"):
         index(folder / os.fsdecode(b"dir\xff"), workspace)
@@ -131,17 +141,22 @@ def test_cli_reports_a_non_utf8_file_name_and_indexes_the_rest(tmp_path):
     write(folder / os.fsdecode(b"bad\xfe.txt"), "alpha beta gamma bad name")
     result = e5("index", str(folder), "-m", "hash", "-c", "cli-names", "-q")
     assert result.exit_code == 0, result.output
-    assert "skipped bad\\xfe.txt: the name is not valid UTF-8" in result.stderr and "added good.txt" in result.stdout
+    assert (
+        "skipped bad\\xfe.txt: the name is not valid UTF-8" in result.stderr
+        and "added good.txt" in result.stdout
+    )
     e5("rm", "cli-names", "-y")
 
 
 def test_invalid_utf8_in_arguments_is_a_one_line_error(tmp_path):
     write(tmp_path / "fox" / "a.txt", "the quick brown fox")
     assert e5("index", str(tmp_path / "fox"), "-m", "hash", "-c", "cli-fox", "-q").exit_code == 0
-    for args, message in [(("search", "fox \udcff", "-c", "cli-fox"), "not valid Unicode: a lone surrogate"),
-                          (("ask", "fox \udcff", "-c", "cli-fox"), "not valid Unicode: a lone surrogate"),
-                          (("search", "fox", "-c", "b\udcffase"), "invalid collection name"),
-                          (("rm", "b\udcffase", "-y"), "invalid collection name")]:
+    for args, message in [
+        (("search", "fox \udcff", "-c", "cli-fox"), "not valid Unicode: a lone surrogate"),
+        (("ask", "fox \udcff", "-c", "cli-fox"), "not valid Unicode: a lone surrogate"),
+        (("search", "fox", "-c", "b\udcffase"), "invalid collection name"),
+        (("rm", "b\udcffase", "-y"), "invalid collection name"),
+    ]:
         result = e5(*args)
         assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output, args
     e5("rm", "cli-fox", "-y")
@@ -175,7 +190,10 @@ def test_a_writer_holding_the_lock_makes_creation_and_removal_fail_with_the_lock
     assert "new" not in {info.name for info in list_collections(workspace)}
     index(tmp_path / "docs", workspace)
     with collection_lock("c", workspace):
-        for remove in (lambda: remove_collection("c", workspace), lambda: remove_paths("c", "a.txt", workspace)):
+        for remove in (
+            lambda: remove_collection("c", workspace),
+            lambda: remove_paths("c", "a.txt", workspace),
+        ):
             with pytest.raises(RagError, match=LOCKED):
                 remove()
     assert found_paths(workspace, "alpha") == {"a.txt"}
@@ -229,8 +247,9 @@ except RagError as err:
 
 
 def child(script: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_rm_while_another_process_indexes_gets_the_lock_message(tmp_path, workspace):
@@ -251,7 +270,7 @@ def test_concurrent_creation_of_one_collection_never_ends_in_a_traceback(tmp_pat
     for _ in range(3):
         runs = [child(RACE, str(tmp_path / "docs"), workspace.url, str(workspace.folder)) for _ in range(2)]
         outcomes = [run.communicate(timeout=120) for run in runs]
-        for (out, err), run in zip(outcomes, runs):
+        for (out, err), run in zip(outcomes, runs, strict=True):
             assert run.returncode == 0 and "Traceback" not in err, err
             assert out.startswith("indexed") or LOCKED in out, out
         assert any(out.startswith("indexed") for out, _ in outcomes)
@@ -260,9 +279,13 @@ def test_concurrent_creation_of_one_collection_never_ends_in_a_traceback(tmp_pat
 
 def test_an_invalid_factory_creates_nothing(tmp_path):
     write(tmp_path / "docs" / "a.txt", "alpha beta gamma")
-    for factory, message in (("Bogus99", "invalid FAISS factory string 'Bogus99'"),
-                             ("PQ7", "invalid FAISS factory string 'PQ7'")):  # 256-d hash vectors: 256 % 7 != 0
-        result = e5("index", str(tmp_path / "docs"), "-m", "hash", "-c", "cli-factory", "--factory", factory, "-q")
+    for factory, message in (
+        ("Bogus99", "invalid FAISS factory string 'Bogus99'"),
+        ("PQ7", "invalid FAISS factory string 'PQ7'"),
+    ):  # 256-d hash vectors: 256 % 7 != 0
+        result = e5(
+            "index", str(tmp_path / "docs"), "-m", "hash", "-c", "cli-factory", "--factory", factory, "-q"
+        )
         assert result.exit_code == 2 and message in result.stderr, result.output
         assert "cli-factory" not in e5("collections").stdout
     assert e5("index", str(tmp_path / "docs"), "-m", "hash", "-c", "cli-factory", "-q").exit_code == 0
@@ -273,7 +296,9 @@ def test_an_invalid_factory_creates_nothing(tmp_path):
 def test_cli_collection_too_small_for_ivf_is_searchable_and_says_so(tmp_path):
     write(tmp_path / "docs" / "a.txt", "alpha beta gamma")
     write(tmp_path / "docs" / "b.txt", "delta epsilon zeta")
-    result = e5("index", str(tmp_path / "docs"), "-m", "hash", "-c", "cli-ivf", "--factory", "IVF1024,Flat", "-q")
+    result = e5(
+        "index", str(tmp_path / "docs"), "-m", "hash", "-c", "cli-ivf", "--factory", "IVF1024,Flat", "-q"
+    )
     assert result.exit_code == 0, result.output
     assert "'IVF1024,Flat' cannot be trained on 2 vectors yet; searches are exact (Flat)" in result.stdout
     found = e5("search", "epsilon", "-c", "cli-ivf", "-k", "1")
@@ -285,7 +310,9 @@ def test_cli_collection_too_small_for_ivf_is_searchable_and_says_so(tmp_path):
 def test_a_collection_trains_its_index_once_it_holds_enough_vectors(tmp_path, workspace):
     config = IndexConfig(chunk_tokens=8, overlap=0, factory="IVF16,Flat")
     write(tmp_path / "docs" / "a.txt", "alpha beta gamma")
-    assert "cannot be trained on 1 vectors yet" in index(tmp_path / "docs", workspace, config=config).index_note
+    assert (
+        "cannot be trained on 1 vectors yet" in index(tmp_path / "docs", workspace, config=config).index_note
+    )
     write(tmp_path / "docs" / "big.txt", " ".join(f"term{i}" for i in range(8 * 40)))
     report = index(tmp_path / "docs", workspace, config=config)
     assert report.index_note is None and report.added == ["big.txt"]
@@ -302,7 +329,9 @@ def test_a_reader_never_writes_the_index_file(tmp_path, workspace, caplog):
     behind = path.read_bytes()
     write(folder / "b.txt", "delta epsilon zeta second")
     index(folder, workspace)
-    path.write_bytes(behind)  # FAISS behind SQL, as while an indexing run is under way (or after one was killed)
+    path.write_bytes(
+        behind
+    )  # FAISS behind SQL, as while an indexing run is under way (or after one was killed)
     with caplog.at_level(logging.INFO):
         assert found_paths(workspace, "delta epsilon") == {"a.txt", "b.txt"}
     assert path.read_bytes() == behind and not caplog.records

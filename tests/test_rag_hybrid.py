@@ -14,11 +14,36 @@ from rag.errors import RagError
 from rag.lexical import drop_lexical, fts_table, has_lexical, query_terms
 from rag.search import search
 
-HOSTILE = ['"', '""', '"unbalanced quote', "lava*", "*", "NEAR(lava ash)", "lava NEAR ash", "-lava", "lava -ash",
-           "OR", "lava OR", "AND NOT", "(lava", "lava)", "^lava", "col:lava", "text:lava", "!?.,;:", "'; DROP TABLE x",
-           "lava & | ! <-> :*", "\\", "ünïcödé lavá", "lava " * 2000 + "x" * 10_000]
+HOSTILE = [
+    '"',
+    '""',
+    '"unbalanced quote',
+    "lava*",
+    "*",
+    "NEAR(lava ash)",
+    "lava NEAR ash",
+    "-lava",
+    "lava -ash",
+    "OR",
+    "lava OR",
+    "AND NOT",
+    "(lava",
+    "lava)",
+    "^lava",
+    "col:lava",
+    "text:lava",
+    "!?.,;:",
+    "'; DROP TABLE x",
+    "lava & | ! <-> :*",
+    "\\",
+    "ünïcödé lavá",
+    "lava " * 2000 + "x" * 10_000,
+]
 
-workspace, folder = store.workspace, store.folder  # the store tests' fixtures: SQLite and PostgreSQL, a folder
+workspace, folder = (
+    store.workspace,
+    store.folder,
+)  # the store tests' fixtures: SQLite and PostgreSQL, a folder
 
 
 def open_notes(workspace, encoder):
@@ -35,7 +60,7 @@ def test_hybrid_round_trip_reports_both_sides(workspace, folder, hash_encoder):
     lexical = search(collection, "kneading doughs", k=5, mode="lexical")  # stemmed: knead, dough
     assert lexical and {hit.path for hit in lexical} == {"kitchen/bread.md"}
     assert all(hit.dense_rank is None and hit.lexical_rank == rank for rank, hit in enumerate(lexical, 1))
-    assert FILES[lexical[0].path][lexical[0].start:lexical[0].end] == lexical[0].text
+    assert FILES[lexical[0].path][lexical[0].start : lexical[0].end] == lexical[0].text
     dense = search(collection, "volcano erupts", k=3, mode="dense")
     assert all(hit.lexical_rank is None and hit.dense_rank == rank for rank, hit in enumerate(dense, 1))
     linear = search(collection, "volcano erupts", k=3, fusion=FusionConfig(method="linear", alpha=0.2))
@@ -58,10 +83,16 @@ def test_incremental_changes_reach_the_lexical_hits(workspace, folder, hash_enco
     (folder / "kitchen/bread.md").unlink()
     (folder / "sea.txt").write_text("Tides follow the moon; the harbour floods twice a day.")
     report = index(folder, hash_encoder, workspace)
-    assert (report.added, report.changed, report.removed) == (["sea.txt"], ["geo/volcano.md"], ["kitchen/bread.md"])
+    assert (report.added, report.changed, report.removed) == (
+        ["sea.txt"],
+        ["geo/volcano.md"],
+        ["kitchen/bread.md"],
+    )
     collection = open_notes(workspace, hash_encoder)
-    paths = {term: [hit.path for hit in search(collection, term, mode="lexical")]
-             for term in ("caldera", "magma", "dough", "harbour tides")}
+    paths = {
+        term: [hit.path for hit in search(collection, term, mode="lexical")]
+        for term in ("caldera", "magma", "dough", "harbour tides")
+    }
     assert paths == {"caldera": ["geo/volcano.md"], "magma": [], "dough": [], "harbour tides": ["sea.txt"]}
     assert lexical_ids(collection) == set(collection.chunk_ids().tolist())
 
@@ -71,11 +102,14 @@ def lexical_ids(collection) -> set[int]:
     with collection.engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             table = fts_table(collection.id)
-            conn.exec_driver_sql(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.v{table} USING fts5vocab(main, {table}, "
-                                 "instance)")
+            conn.exec_driver_sql(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.v{table} USING fts5vocab(main, {table}, instance)"
+            )
             return {row[0] for row in conn.exec_driver_sql(f"SELECT DISTINCT doc FROM temp.v{table}")}
-        rows = conn.execute(sql("SELECT id FROM rag_chunks WHERE collection_id = :c AND length(lexical) > 0"),
-                            {"c": collection.id})
+        rows = conn.execute(
+            sql("SELECT id FROM rag_chunks WHERE collection_id = :c AND length(lexical) > 0"),
+            {"c": collection.id},
+        )
         return {row[0] for row in rows}
 
 

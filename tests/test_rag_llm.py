@@ -22,13 +22,14 @@ def test_chunks_follow_the_model_tokenizer(tmp_path, workspace, tiny_llm_dir):
     folder.mkdir()
     text = "Contrastive pre-training aligns queries with passages. " * 30
     (folder / "paper.txt").write_text(text)
-    report = index_folder(folder, encoder, workspace=workspace, config=IndexConfig(chunk_tokens=24, overlap=4),
-                          progress=False)
+    report = index_folder(
+        folder, encoder, workspace=workspace, config=IndexConfig(chunk_tokens=24, overlap=4), progress=False
+    )
     collection = open_collection("papers", encoder, workspace=workspace)
     hits = search(collection, "contrastive pre-training", k=50, task="scifact")
     assert len(hits) == report.chunks_encoded + report.chunks_cached + report.chunks_repeated > 10
     for hit in hits:
-        assert text[hit.start:hit.end] == hit.text
+        assert text[hit.start : hit.end] == hit.text
         assert len(encoder.tokenizer(hit.text, add_special_tokens=False)["input_ids"]) <= 24
 
 
@@ -36,7 +37,9 @@ def test_chunks_follow_the_model_tokenizer(tmp_path, workspace, tiny_llm_dir):
 def test_demo_collection_with_the_default_model(tmp_path, workspace):
     (tmp_path / "docs").mkdir()
     (tmp_path / "README.md").write_text("# Demo\n\nIndex a folder and search it with an instruction.")
-    (tmp_path / "docs" / "faiss.md").write_text("# Vectors\n\nFAISS keeps one vector per chunk, exact by default.")
+    (tmp_path / "docs" / "faiss.md").write_text(
+        "# Vectors\n\nFAISS keeps one vector per chunk, exact by default."
+    )
     (tmp_path / "docs" / "notes.txt").write_text("not part of the demo")
     assert [f.rel for f in demo_files(tmp_path).files] == ["README.md", "docs/faiss.md"]
     first = build_demo_collection(root=tmp_path, workspace=workspace, progress=False)

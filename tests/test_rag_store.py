@@ -24,7 +24,8 @@ SMALL = IndexConfig(chunk_tokens=16, overlap=4)
 FILES = {
     "geo/volcano.md": "# Volcanoes\n\n" + "Magma rises and a volcano erupts with lava and ash. " * 6,
     "geo/rivers.txt": "Rivers carry sediment from mountains to the sea, carving valleys over time. " * 5,
-    "kitchen/bread.md": "# Bread\n\nKnead the dough, let the yeast rise, then bake the loaf until golden. " * 4,
+    "kitchen/bread.md": "# Bread\n\nKnead the dough, let the yeast rise, then bake the loaf until golden. "
+    * 4,
 }
 
 
@@ -35,7 +36,9 @@ def workspace(request, tmp_path):
         return
     url = os.environ.get("E5_TEST_POSTGRES_URL")
     if not url:
-        pytest.skip("E5_TEST_POSTGRES_URL is not set (`source .ci/postgres.sh` starts PostgreSQL and sets it)")
+        pytest.skip(
+            "E5_TEST_POSTGRES_URL is not set (`source .ci/postgres.sh` starts PostgreSQL and sets it)"
+        )
     engine = engine_for(url)
     Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
@@ -65,16 +68,24 @@ class CountingEncoder(HashingEncoder):
 
 
 def index(folder, encoder, workspace, name="notes", **kwargs):
-    return index_folder(folder, encoder, collection=name, workspace=workspace, config=kwargs.pop("config", SMALL),
-                        progress=False, **kwargs)
+    return index_folder(
+        folder,
+        encoder,
+        collection=name,
+        workspace=workspace,
+        config=kwargs.pop("config", SMALL),
+        progress=False,
+        **kwargs,
+    )
 
 
 def assert_consistent(collection) -> None:
     """FAISS holds exactly one vector per SQL chunk row, and each document's ordinals run 0..n-1."""
     assert sorted(collection.vectors.ids()) == sorted(collection.chunk_ids())
     with collection.engine.connect() as conn:
-        rows = conn.execute(select(ChunkRow.document_id, ChunkRow.ordinal)
-                            .where(ChunkRow.collection_id == collection.id)).all()
+        rows = conn.execute(
+            select(ChunkRow.document_id, ChunkRow.ordinal).where(ChunkRow.collection_id == collection.id)
+        ).all()
     by_doc: dict[int, list[int]] = {}
     for doc_id, ordinal in rows:
         by_doc.setdefault(doc_id, []).append(ordinal)
@@ -89,7 +100,7 @@ def test_round_trip(workspace, folder, hash_encoder):
     hits = search(collection, "volcano erupts with lava", k=3)
     best = hits[0]
     assert best.path == "geo/volcano.md" and best.title == "Volcanoes"
-    assert FILES[best.path][best.start:best.end] == best.text and best.score > hits[-1].score
+    assert FILES[best.path][best.start : best.end] == best.text and best.score > hits[-1].score
     assert {hit.to_dict()["path"] for hit in hits} <= set(FILES)
     filtered = search(collection, "volcano erupts with lava", k=5, path_glob="kitchen/*")
     assert filtered and {hit.path for hit in filtered} == {"kitchen/bread.md"}
@@ -102,8 +113,13 @@ def test_progress_callback_counts_chunks_up_to_the_total(workspace, tmp_path, ha
     for n in range(6):
         (folder / f"{n}.txt").write_text(" ".join(f"word{n}_{i}" for i in range(40)))
     calls = []
-    report = index(folder, hash_encoder, workspace, batch_chunks=4,
-                   on_progress=lambda stage, done, total: calls.append((stage, done, total)))
+    report = index(
+        folder,
+        hash_encoder,
+        workspace,
+        batch_chunks=4,
+        on_progress=lambda stage, done, total: calls.append((stage, done, total)),
+    )
     assert len(calls) > 1 and all(stage == calls[0][0] and "6 files" in stage for stage, _, _ in calls)
     done = [d for _, d, _ in calls]
     assert done == sorted(done) and done[-1] == calls[-1][2] == report.chunks_encoded
@@ -112,14 +128,21 @@ def test_progress_callback_counts_chunks_up_to_the_total(workspace, tmp_path, ha
 def test_incremental_add_change_delete_and_noop(workspace, folder):
     encoder = CountingEncoder()
     index(folder, encoder, workspace)
-    (folder / "kitchen/soup.txt").write_text("Simmer the onions and carrots slowly for a rich vegetable soup. " * 3)
-    (folder / "geo/rivers.txt").write_text("Glaciers grind rock into fine flour that turns lakes turquoise. " * 3)
+    (folder / "kitchen/soup.txt").write_text(
+        "Simmer the onions and carrots slowly for a rich vegetable soup. " * 3
+    )
+    (folder / "geo/rivers.txt").write_text(
+        "Glaciers grind rock into fine flour that turns lakes turquoise. " * 3
+    )
     (folder / "geo/volcano.md").unlink()
     os.utime(folder / "kitchen/bread.md", ns=(1, 1))  # mtime moves, text does not
     encoder.encoded.clear()
     report = index(folder, encoder, workspace)
-    assert (report.added, report.changed, report.removed) == (["kitchen/soup.txt"], ["geo/rivers.txt"],
-                                                              ["geo/volcano.md"])
+    assert (report.added, report.changed, report.removed) == (
+        ["kitchen/soup.txt"],
+        ["geo/rivers.txt"],
+        ["geo/volcano.md"],
+    )
     assert report.unchanged == 1 and all("Knead" not in text for text in encoder.encoded)
     collection = open_collection("notes", encoder, workspace=workspace)
     assert_consistent(collection)
@@ -179,7 +202,9 @@ def test_collections_side_by_side_and_removal(workspace, folder):
     assert [info.name for info in list_collections(workspace)] == ["a"]
     assert not workspace.index_path("b").exists() and not workspace.lock_path("b").exists()
     with collection.engine.connect() as conn:
-        cached = conn.scalar(select(func.count()).select_from(EmbeddingRow).where(EmbeddingRow.model == "hash:64"))
+        cached = conn.scalar(
+            select(func.count()).select_from(EmbeddingRow).where(EmbeddingRow.model == "hash:64")
+        )
         docs = conn.scalar(select(func.count()).select_from(DocumentRow))
     assert cached == 0 and docs == 1
 
@@ -200,7 +225,12 @@ def test_concurrent_searches_get_their_own_hits(workspace, folder, hash_encoder)
     """Threads share one read connection per database (as the Streamlit app's sessions do)."""
     index(folder, hash_encoder, workspace)
     collection = open_collection("notes", hash_encoder, workspace=workspace)
-    queries = [("volcano erupts with lava", 3), ("rivers carry sediment", 5), ("bake the loaf", 1), ("ash", 20)]
+    queries = [
+        ("volcano erupts with lava", 3),
+        ("rivers carry sediment", 5),
+        ("bake the loaf", 1),
+        ("ash", 20),
+    ]
     expected = [search(collection, query, k=k) for query, k in queries]
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda query: search(collection, query[0], k=query[1]), queries * 50))
@@ -214,8 +244,12 @@ def test_search_reconnects_after_the_server_drops_its_connection(workspace, fold
     collection = open_collection("notes", hash_encoder, workspace=workspace)
     expected = search(collection, "volcano erupts with lava", k=3)
     with collection.engine.connect() as conn:
-        conn.execute(sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        conn.execute(
+            sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
     with pytest.raises(Exception, match="terminat"):
         search(collection, "volcano erupts with lava", k=3)
     assert search(collection, "volcano erupts with lava", k=3) == expected

@@ -24,7 +24,7 @@ def data():
 
 
 def recall_at_10(exact: np.ndarray, approx: np.ndarray) -> float:
-    return float(np.mean([len(set(e) & set(a)) / 10 for e, a in zip(exact, approx)]))
+    return float(np.mean([len(set(e) & set(a)) / 10 for e, a in zip(exact, approx, strict=True)]))
 
 
 @pytest.mark.parametrize("factory, nprobe", [("HNSW32", None), ("IVF32,Flat", 8)])
@@ -83,7 +83,9 @@ def test_remove_save_load_round_trip(tmp_path, data, factory):
     index.save(path)
     assert [p.name for p in tmp_path.iterdir()] == ["c.faiss"]  # no temp file left behind
     loaded = VectorIndex.load(path, vectors.shape[1], factory)
-    assert sorted(loaded.ids()) == sorted(np.setdiff1d(ids, removed)) and len(loaded) == len(ids) - len(removed)
+    assert sorted(loaded.ids()) == sorted(np.setdiff1d(ids, removed)) and len(loaded) == len(ids) - len(
+        removed
+    )
     scores, found = loaded.search(queries, 10)
     assert not set(found.ravel()) & set(removed)
     # Each id still names its own vector: the scores (exact for these indexes) are its inner product.
@@ -112,8 +114,10 @@ def test_an_index_too_small_to_train_searches_exactly_until_it_can_be_trained(tm
     exact.add(np.arange(10), vectors[:10])
     assert index.exact_stand_in and "cannot be trained on 10 vectors yet" in index.untrained_note()
     np.testing.assert_array_equal(index.search(vectors[:5], 3)[1], exact.search(vectors[:5], 3)[1])
-    np.testing.assert_array_equal(index.search(vectors[:5], 3, np.arange(0, 10, 2))[1],
-                                  exact.search(vectors[:5], 3, np.arange(0, 10, 2))[1])
+    np.testing.assert_array_equal(
+        index.search(vectors[:5], 3, np.arange(0, 10, 2))[1],
+        exact.search(vectors[:5], 3, np.arange(0, 10, 2))[1],
+    )
 
     index.save(tmp_path / "small.faiss")
     reloaded = VectorIndex.load(tmp_path / "small.faiss", 8, factory)

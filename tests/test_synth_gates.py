@@ -27,20 +27,27 @@ from trainer.synth.prompts import (
 )
 
 GATES = GateConfig()
-DOC = "Rivers shape valleys over thousands of years as water carries sand and stones downstream, " \
-      "cutting deeper channels through soft rock while floods spread fertile soil across the plains."
-OTHER = "Glaciers move slowly under their own weight and grind mountains into bowls, leaving long " \
-        "lakes and scattered boulders behind when the climate warms and the ice finally retreats."
+DOC = (
+    "Rivers shape valleys over thousands of years as water carries sand and stones downstream, "
+    "cutting deeper channels through soft rock while floods spread fertile soil across the plains."
+)
+OTHER = (
+    "Glaciers move slowly under their own weight and grind mountains into bowls, leaving long "
+    "lakes and scattered boulders behind when the climate warms and the ice finally retreats."
+)
 PARAMS = {"language": "English"}
 
 
-@pytest.mark.parametrize("text", [
-    '{"a": 1}',
-    'Sure! Here it is:\n```json\n{"a": 1}\n```\nLet me know if you need more.',
-    '```\n{"a": 1}\n```',
-    'The answer is {"a": 1} and that is all. }',
-    'noise {not json} then {"a": 1}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1}',
+        'Sure! Here it is:\n```json\n{"a": 1}\n```\nLet me know if you need more.',
+        '```\n{"a": 1}\n```',
+        'The answer is {"a": 1} and that is all. }',
+        'noise {not json} then {"a": 1}',
+    ],
+)
 def test_extract_json_tolerates_fences_and_chatter(text):
     assert extract_json(text) == {"a": 1}
 
@@ -51,12 +58,15 @@ def test_extract_json_rejects_malformed(text):
         extract_json(text)
 
 
-@pytest.mark.parametrize("text", [
-    '{"tasks": ["Find recipes for a dish.", "Match a word to its definition."]}',
-    "['Find recipes for a dish.', 'Match a word to its definition.']",
-    'Tasks:\n```python\n["Find recipes for a dish.", "Match a word to its definition."]\n```',
-    '{"tasks": [{"title": "Find recipes for a dish."}, {"task": "Match a word to its definition."}]}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"tasks": ["Find recipes for a dish.", "Match a word to its definition."]}',
+        "['Find recipes for a dish.', 'Match a word to its definition.']",
+        'Tasks:\n```python\n["Find recipes for a dish.", "Match a word to its definition."]\n```',
+        '{"tasks": [{"title": "Find recipes for a dish."}, {"task": "Match a word to its definition."}]}',
+    ],
+)
 def test_extract_tasks_accepts_lists_objects_and_python(text):
     assert extract_tasks(text) == ["Find recipes for a dish.", "Match a word to its definition."]
 
@@ -75,17 +85,20 @@ def test_valid_example_maps_keys_to_roles():
     assert triple == {"query": "how do rivers carve valleys", "positive": DOC, "negative": OTHER}
 
 
-@pytest.mark.parametrize("value, reason", [
-    (["not", "an", "object"], "schema"),
-    ({"user_query": "q", "positive_document": DOC}, "schema"),
-    (short_long(positive=42), "schema"),
-    (short_long(query="   "), "schema"),
-    (short_long(positive="Too short to be a document."), "length"),
-    (short_long(query=" ".join(["word"] * 80)), "length"),
-    (short_long(query="как реки формируют долины"), "language"),
-    (short_long(negative=DOC.upper()), "degenerate"),
-    (short_long(query="water carries sand and stones downstream"), "copied_query"),
-])
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        (["not", "an", "object"], "schema"),
+        ({"user_query": "q", "positive_document": DOC}, "schema"),
+        (short_long(positive=42), "schema"),
+        (short_long(query="   "), "schema"),
+        (short_long(positive="Too short to be a document."), "length"),
+        (short_long(query=" ".join(["word"] * 80)), "length"),
+        (short_long(query="как реки формируют долины"), "language"),
+        (short_long(negative=DOC.upper()), "degenerate"),
+        (short_long(query="water carries sand and stones downstream"), "copied_query"),
+    ],
+)
 def test_gates_reject_with_reason(value, reason):
     with pytest.raises(Rejected) as err:
         check_example(get_category("short-long"), value, PARAMS, GATES)
@@ -100,8 +113,11 @@ def test_short_query_inside_document_is_allowed():
 def test_bitext_checks_each_side_in_its_own_script():
     bitext = get_category("bitext")
     params = {"src_language": "Russian", "tgt_language": "English"}
-    good = {"S1": "Кошка спит на тёплом окне.", "S2": "The cat sleeps on the warm window.",
-            "S3": "The dog sleeps on the cold window."}
+    good = {
+        "S1": "Кошка спит на тёплом окне.",
+        "S2": "The cat sleeps on the warm window.",
+        "S3": "The dog sleeps on the cold window.",
+    }
     assert check_example(bitext, good, params, GATES)["query"] == good["S1"]
     with pytest.raises(Rejected, match="language"):
         check_example(bitext, {**good, "S1": "The cat sleeps."}, params, GATES)
@@ -155,7 +171,11 @@ def test_bitext_samples_two_different_languages():
 def test_languages_presets_and_specs():
     assert len(PAPER_LANGUAGES) == 93
     assert dict(parse_languages("paper"))["English"] > dict(parse_languages("paper"))["Swahili"]
-    assert parse_languages("english:0.7, German:0.3,French") == (("English", 0.7), ("German", 0.3), ("French", 1.0))
+    assert parse_languages("english:0.7, German:0.3,French") == (
+        ("English", 0.7),
+        ("German", 0.3),
+        ("French", 1.0),
+    )
     with pytest.raises(ValueError, match="unknown language 'Klingon'"):
         parse_languages("English,Klingon")
     with pytest.raises(ValueError, match="not a number"):
@@ -165,8 +185,11 @@ def test_languages_presets_and_specs():
 
 
 def test_config_validation_and_split():
-    assert SynthConfig(n=7, types=("sts", "bitext", "short-long")).per_type() == {"sts": 3, "bitext": 2,
-                                                                                  "short-long": 2}
+    assert SynthConfig(n=7, types=("sts", "bitext", "short-long")).per_type() == {
+        "sts": 3,
+        "bitext": 2,
+        "short-long": 2,
+    }
     with pytest.raises(ValueError, match="types"):
         SynthConfig(types=("short-long", "poems"))
     with pytest.raises(ValueError, match="bitext needs at least two languages"):

@@ -30,7 +30,9 @@ from trainer.synth.report import export_jsonl, synth_stats
 from trainer.synth.store import ExampleRow, Request, Response, open_store
 from ui.cli import app
 
-FILLER = "walks along the quiet harbour at dawn while fishing boats return with their nets full of silver fish"
+FILLER = (
+    "walks along the quiet harbour at dawn while fishing boats return with their nets full of silver fish"
+)
 TASK = re.compile(r"Scripted task (\w+)-(\d+):")
 
 
@@ -39,9 +41,16 @@ def task(behaviour: str, k: int) -> str:
 
 
 def completion(content: str) -> dict:
-    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "scripted",
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}}
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "scripted",
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30},
+    }
 
 
 class Scripted(ThreadingHTTPServer):
@@ -77,8 +86,11 @@ class Scripted(ThreadingHTTPServer):
         if prompt.startswith("backoff"):  # raw client tests
             failing = {"429": 429, "retry": 503}[prompt.split()[1]]
             limit = 3 if failing == 429 else 1
-            return (failing, {"error": {"message": "busy"}}, {"retry-after": "1"} if failing == 503 else {}) \
-                if attempt <= limit else (200, completion("{}"), {})
+            return (
+                (failing, {"error": {"message": "busy"}}, {"retry-after": "1"} if failing == 503 else {})
+                if attempt <= limit
+                else (200, completion("{}"), {})
+            )
         match = TASK.search(prompt)
         behaviour, k = match.groups() if match else ("valid", f"u{next(self.serial)}")
         keys = re.findall(r'^- "(\w+)":', prompt, re.MULTILINE) or ["S1", "S2", "S3"]  # sts, bitext
@@ -93,10 +105,12 @@ class Scripted(ThreadingHTTPServer):
         value = {key: f"{key} {behaviour} {k} {FILLER}" for key in keys}
         if behaviour == "duplicate":  # same as valid-<k> up to case and punctuation
             value = {key: f"{key.upper()} valid {k} {FILLER}!" for key in keys}
-        content = {"fenced": f"Here you go:\n```json\n{json.dumps(value)}\n```\nAnything else?",
-                   "malformed": json.dumps(value)[:60],
-                   "schema": json.dumps({"question": "q", "answer": "a"}),
-                   "copied": json.dumps({**value, keys[0]: "the quiet harbour at dawn"})}.get(behaviour, json.dumps(value))
+        content = {
+            "fenced": f"Here you go:\n```json\n{json.dumps(value)}\n```\nAnything else?",
+            "malformed": json.dumps(value)[:60],
+            "schema": json.dumps({"question": "q", "answer": "a"}),
+            "copied": json.dumps({**value, keys[0]: "the quiet harbour at dawn"}),
+        }.get(behaviour, json.dumps(value))
         return 200, completion(content), {}
 
 
@@ -142,13 +156,32 @@ def db(tmp_path) -> str:
 
 
 def config(server: Scripted, n: int, types=("short-long",), **endpoint) -> SynthConfig:
-    settings = {"base_url": server.url, "model": "scripted", "timeout": 10.0, "max_retries": 2,
-                "concurrency": 4, **endpoint}
-    return SynthConfig(n=n, types=types, languages=(("English", 1.0), ("German", 1.0)),
-                       endpoint=EndpointConfig(**settings))
+    settings = {
+        "base_url": server.url,
+        "model": "scripted",
+        "timeout": 10.0,
+        "max_retries": 2,
+        "concurrency": 4,
+        **endpoint,
+    }
+    return SynthConfig(
+        n=n, types=types, languages=(("English", 1.0), ("German", 1.0)), endpoint=EndpointConfig(**settings)
+    )
 
 
-SCRIPT = ["valid", "valid", "valid", "fenced", "malformed", "schema", "duplicate", "copied", "429", "500", "timeout"]
+SCRIPT = [
+    "valid",
+    "valid",
+    "valid",
+    "fenced",
+    "malformed",
+    "schema",
+    "duplicate",
+    "copied",
+    "429",
+    "500",
+    "timeout",
+]
 
 
 def test_scripted_replies_give_exact_counts(server, db):
@@ -160,20 +193,30 @@ def test_scripted_replies_give_exact_counts(server, db):
     stats = synth_stats(db)
     assert stats.requests == {"brainstorm done": 1, "example done": 11}
     assert stats.by_type == {"short-long": 7}
-    assert stats.rejections == {"no_json": 1, "schema": 1, "duplicate_near": 1, "copied_query": 1,
-                                "duplicate_task": 1, "task_length": 1}
-    assert [(u.model, u.responses, u.prompt_tokens, u.completion_tokens) for u in stats.usage] == \
-        [("scripted", 12, 120, 240)]
+    assert stats.rejections == {
+        "no_json": 1,
+        "schema": 1,
+        "duplicate_near": 1,
+        "copied_query": 1,
+        "duplicate_task": 1,
+        "task_length": 1,
+    }
+    assert [(u.model, u.responses, u.prompt_tokens, u.completion_tokens) for u in stats.usage] == [
+        ("scripted", 12, 120, 240)
+    ]
     assert stats.acceptance_rate == pytest.approx(7 / 11)
     assert stats.tokens_per_example == pytest.approx(12 * 30 / 7)
     # Transient failures were retried by the client; everything else was asked once.
     attempts = Counter(TASK.search(p).group(0) for _, p, _ in server.log if TASK.search(p))
-    assert {k for k, v in attempts.items() if v == 2} == {f"Scripted task {b}-{k}:" for k, b in
-                                                          [(9, "429"), (10, "500"), (11, "timeout")]}
+    assert {k for k, v in attempts.items() if v == 2} == {
+        f"Scripted task {b}-{k}:" for k, b in [(9, "429"), (10, "500"), (11, "timeout")]
+    }
     assert set(attempts.values()) == {1, 2}
     # The rejected raw output is kept for audit.
     with open_store(db)() as session:
-        kept = session.scalar(select(Response.content).join(Request).where(Request.key == "example/short-long/4"))
+        kept = session.scalar(
+            select(Response.content).join(Request).where(Request.key == "example/short-long/4")
+        )
     assert kept.startswith('{"user_query": "user_query malformed 5')
 
 
@@ -187,11 +230,13 @@ def test_backoff_is_exponential_and_honours_retry_after(server):
 
     for prompt in ("backoff 429", "backoff retry"):
         asyncio.run(ask(prompt))
-    arrivals = {p: [t for t, prompt, _ in server.log if prompt == p] for p in ("backoff 429", "backoff retry")}
-    gaps = [b - a for a, b in zip(arrivals["backoff 429"], arrivals["backoff 429"][1:])]
+    arrivals = {
+        p: [t for t, prompt, _ in server.log if prompt == p] for p in ("backoff 429", "backoff retry")
+    }
+    gaps = [b - a for a, b in zip(arrivals["backoff 429"], arrivals["backoff 429"][1:], strict=False)]
     assert len(gaps) == 3  # three 429s, then success
     # openai's schedule: 0.5 s doubling, minus up to 25 % jitter.
-    for gap, base in zip(gaps, (0.5, 1.0, 2.0)):
+    for gap, base in zip(gaps, (0.5, 1.0, 2.0), strict=False):
         assert 0.75 * base - 0.05 <= gap <= base + 1.0  # slack above for a loaded machine
     retry_gap = arrivals["backoff retry"][1] - arrivals["backoff retry"][0]
     assert 0.95 <= retry_gap <= 2.0  # Retry-After: 1 wins over the 0.5 s backoff
@@ -219,8 +264,9 @@ def test_response_format_auto_falls_back_json_mode_fails(server, db, tmp_path):
     assert summary.accepted == 2
     assert ["response_format" in body for _, _, body in server.log] == [True, False, False, False]
 
-    strict = run_synth(config(server, n=1, response_format="json"), f"sqlite:///{tmp_path / 'b.db'}",
-                       progress=False)
+    strict = run_synth(
+        config(server, n=1, response_format="json"), f"sqlite:///{tmp_path / 'b.db'}", progress=False
+    )
     assert (strict.sent, strict.failed, strict.accepted) == (1, 1, 0)  # the brainstorm itself was refused
 
 
@@ -246,7 +292,10 @@ def test_all_types_and_export_format(server, db, tmp_path):
         else:
             assert TASK.match(row["instruction"]) and row["language"] in ("English", "German")
     short_long = next(r for r in rows if r["type"] == "short-long")
-    assert short_long["query"].startswith("user_query valid") and "hard_negative_document" in short_long["negative"]
+    assert (
+        short_long["query"].startswith("user_query valid")
+        and "hard_negative_document" in short_long["negative"]
+    )
     assert export_jsonl(tmp_path / "sts.jsonl", db, ("sts",)) == 2
 
     stats = CliRunner().invoke(app, ["synth", "stats", "--db", db])
@@ -255,8 +304,11 @@ def test_all_types_and_export_format(server, db, tmp_path):
 
 def test_concurrency_limit_holds_across_types(server, db):
     server.tasks, server.delay = [task("valid", k) for k in range(1, 3)], 0.2
-    summary = run_synth(config(server, n=6, types=("short-long", "short-short", "long-long"), concurrency=2),
-                        db, progress=False)
+    summary = run_synth(
+        config(server, n=6, types=("short-long", "short-short", "long-long"), concurrency=2),
+        db,
+        progress=False,
+    )
     assert summary.accepted == 6
     assert server.peak == 2  # three brainstorms at once were possible; two were allowed
 
@@ -272,9 +324,27 @@ def test_resume_after_sigkill_has_no_duplicates_and_loses_nothing(server, tmp_pa
     n, db_file = 24, tmp_path / "resume.db"
     db = f"sqlite:///{db_file}"
     server.tasks, server.delay = [task("valid", k) for k in range(1, n + 1)], 0.25
-    command = [sys.executable, "-c", "from ui.cli import app; app()", "synth", "run", "--n", str(n),
-               "--types", "short-long", "--languages", "en", "--base-url", server.url, "--model", "scripted",
-               "--concurrency", "2", "--db", db]
+    command = [
+        sys.executable,
+        "-c",
+        "from ui.cli import app; app()",
+        "synth",
+        "run",
+        "--n",
+        str(n),
+        "--types",
+        "short-long",
+        "--languages",
+        "en",
+        "--base-url",
+        server.url,
+        "--model",
+        "scripted",
+        "--concurrency",
+        "2",
+        "--db",
+        db,
+    ]
     env = {**os.environ, "E5_HOME": str(tmp_path)}
     victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     sessions = open_store(db)

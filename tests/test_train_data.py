@@ -19,24 +19,35 @@ def row(**fields):
 
 
 def test_jsonl_reads_instruction_task_and_negative(tmp_path):
-    path = write_lines(tmp_path / "a.jsonl", [
-        row(query="q1", positive="p1", negative="n1", task="Retrieve answers"),
-        row(query="q2", positive="p2", instruction="scifact"),
-    ])
+    path = write_lines(
+        tmp_path / "a.jsonl",
+        [
+            row(query="q1", positive="p1", negative="n1", task="Retrieve answers"),
+            row(query="q2", positive="p2", instruction="scifact"),
+        ],
+    )
     first, second = read_examples(path)
-    assert (first.query, first.positive, first.negative, first.instruction) == ("q1", "p1", "n1", "Retrieve answers")
+    assert (first.query, first.positive, first.negative, first.instruction) == (
+        "q1",
+        "p1",
+        "n1",
+        "Retrieve answers",
+    )
     assert second.negative is None and second.instruction.startswith("Given a scientific claim")
     assert second.origin == f"{path}:2"
 
 
-@pytest.mark.parametrize("bad, problem", [
-    ("{not json", "not valid JSON"),
-    (row(positive="p", task="t"), "'query' is missing"),
-    (row(query="   ", positive="p", task="t"), "'query' is empty"),
-    (row(query="q", positive=3, task="t"), "'positive' is not a string"),
-    (row(query="q", positive="p"), "no 'instruction' or 'task'"),
-    ("[1, 2]", "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "bad, problem",
+    [
+        ("{not json", "not valid JSON"),
+        (row(positive="p", task="t"), "'query' is missing"),
+        (row(query="   ", positive="p", task="t"), "'query' is empty"),
+        (row(query="q", positive=3, task="t"), "'positive' is not a string"),
+        (row(query="q", positive="p"), "no 'instruction' or 'task'"),
+        ("[1, 2]", "expected a JSON object"),
+    ],
+)
 def test_bad_jsonl_names_file_and_line(tmp_path, bad, problem):
     path = write_lines(tmp_path / "bad.jsonl", [row(query="q", positive="p", task="t"), bad])
     with pytest.raises(DataError, match=problem) as err:
@@ -45,8 +56,9 @@ def test_bad_jsonl_names_file_and_line(tmp_path, bad, problem):
 
 
 def test_sts_keeps_high_scores_and_rejects_bad_rows(tmp_path):
-    good = write_lines(tmp_path / "sts.csv", ["g\tf\t2012\t1\t4.5\tA cat.\tA kitten.",
-                                              "g\tf\t2012\t2\t1.0\tA dog.\tA car."])
+    good = write_lines(
+        tmp_path / "sts.csv", ["g\tf\t2012\t1\t4.5\tA cat.\tA kitten.", "g\tf\t2012\t2\t1.0\tA dog.\tA car."]
+    )
     (example,) = read_sts(good)
     assert (example.query, example.positive) == ("A cat.", "A kitten.")
     bad = write_lines(tmp_path / "bad.csv", ["g\tf\t2012\t1\tfive\tA.\tB."])
@@ -55,7 +67,9 @@ def test_sts_keeps_high_scores_and_rejects_bad_rows(tmp_path):
 
 
 def test_weights_and_dedup(tmp_path):
-    path = write_lines(tmp_path / "a.jsonl", [row(query=f"q{i}", positive=f"p{i}", task="t") for i in range(10)])
+    path = write_lines(
+        tmp_path / "a.jsonl", [row(query=f"q{i}", positive=f"p{i}", task="t") for i in range(10)]
+    )
     examples = read_examples(path)
     import random
 
@@ -68,11 +82,22 @@ def make_tiny_beir(root):
     """A four-document BEIR folder with one train and one test query."""
     folder = root / "mini"
     (folder / "qrels").mkdir(parents=True)
-    docs = {"d1": "cats purr when happy", "d2": "cats and dogs fight", "d3": "the stock market fell",
-            "d4": "dogs bark at night"}
-    write_lines(folder / "corpus.jsonl", [json.dumps({"_id": k, "title": "", "text": v}) for k, v in docs.items()])
-    write_lines(folder / "queries.jsonl", [json.dumps({"_id": "q1", "text": "why do cats purr"}),
-                                           json.dumps({"_id": "q2", "text": "do dogs bark"})])
+    docs = {
+        "d1": "cats purr when happy",
+        "d2": "cats and dogs fight",
+        "d3": "the stock market fell",
+        "d4": "dogs bark at night",
+    }
+    write_lines(
+        folder / "corpus.jsonl", [json.dumps({"_id": k, "title": "", "text": v}) for k, v in docs.items()]
+    )
+    write_lines(
+        folder / "queries.jsonl",
+        [
+            json.dumps({"_id": "q1", "text": "why do cats purr"}),
+            json.dumps({"_id": "q2", "text": "do dogs bark"}),
+        ],
+    )
     write_lines(folder / "qrels" / "train.tsv", ["query-id\tcorpus-id\tscore", "q1\td1\t1"])
     write_lines(folder / "qrels" / "test.tsv", ["query-id\tcorpus-id\tscore", "q2\td4\t1"])
     return folder
@@ -91,8 +116,10 @@ def test_beir_train_split_with_bm25_hard_negative(tiny_beir):
 
 
 def test_leak_of_an_evaluation_query_names_the_line(tmp_path, tiny_beir):
-    path = write_lines(tmp_path / "a.jsonl", [row(query="fine", positive="p", task="t"),
-                                              row(query="Do  dogs BARK", positive="p", task="t")])
+    path = write_lines(
+        tmp_path / "a.jsonl",
+        [row(query="fine", positive="p", task="t"), row(query="Do  dogs BARK", positive="p", task="t")],
+    )
     leak = LeakConfig(beir=(str(tiny_beir),), split="test")
     with pytest.raises(DataError, match=f"{path}:2: evaluation-split text enters training"):
         check_leaks(read_examples(path), leak)
@@ -101,7 +128,9 @@ def test_leak_of_an_evaluation_query_names_the_line(tmp_path, tiny_beir):
 
 
 def test_build_dataset_counts_sources(tmp_path, tiny_beir):
-    path = write_lines(tmp_path / "a.jsonl", [row(query=f"q{i}", positive=f"p{i}", task="t") for i in range(4)])
+    path = write_lines(
+        tmp_path / "a.jsonl", [row(query=f"q{i}", positive=f"p{i}", task="t") for i in range(4)]
+    )
     sources = [SourceConfig("jsonl", str(path), weight=0.5), SourceConfig("beir", str(tiny_beir), task="t")]
     examples, counts = build_dataset(sources, LeakConfig(beir=(str(tiny_beir),), documents=False))
     assert counts[str(path)] == {"read": 4, "weighted": 2} and counts["total"] == len(examples) == 3
@@ -112,7 +141,9 @@ def test_cli_reports_bad_data_with_file_and_line(tmp_path):
 
     from ui.cli import app
 
-    bad = write_lines(tmp_path / "bad.jsonl", [row(query="q", positive="p", task="t"), row(query="q2", task="t")])
+    bad = write_lines(
+        tmp_path / "bad.jsonl", [row(query="q", positive="p", task="t"), row(query="q2", task="t")]
+    )
     config = tmp_path / "run.toml"
     config.write_text(f'output_dir = "{tmp_path / "out"}"\n[[data]]\nkind = "jsonl"\npath = "{bad}"\n')
     result = CliRunner().invoke(app, ["train", "--config", str(config)])

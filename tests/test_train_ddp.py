@@ -28,7 +28,8 @@ shard = EXAMPLES[rank * 3 : rank * 3 + 3]  # rank 0 has one hard negative, rank 
 loss = backward_plain(model, batch_for(tokenizer, shard), 0.05, NO_AUTOCAST)
 sum_gradients([p for p in model.parameters() if p.requires_grad])
 gathered = gather_with_grad(torch.full((rank + 1, 2), float(rank)))
-save_file({{**grads(model), "loss": torch.tensor([loss]), "gathered": gathered}}, {out!r} + f"/rank{{rank}}.safetensors")
+save_file({{**grads(model), "loss": torch.tensor([loss]), "gathered": gathered}},
+          {out!r} + f"/rank{{rank}}.safetensors")
 """
 
 
@@ -40,11 +41,22 @@ def free_port() -> int:
 
 def test_two_gloo_processes_match_one_process_on_the_whole_batch(tmp_path, tiny_llm_dir):
     script = tmp_path / "worker.py"
-    script.write_text(WORKER.format(tests=str(Path(__file__).parent), model=str(tiny_llm_dir), out=str(tmp_path)))
-    env = {**os.environ, "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()),
-           "OMP_NUM_THREADS": "1"}
-    workers = [subprocess.Popen([sys.executable, str(script)], env={**env, "RANK": str(rank)},
-                                stderr=subprocess.PIPE, text=True) for rank in range(2)]
+    script.write_text(
+        WORKER.format(tests=str(Path(__file__).parent), model=str(tiny_llm_dir), out=str(tmp_path))
+    )
+    env = {
+        **os.environ,
+        "WORLD_SIZE": "2",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(free_port()),
+        "OMP_NUM_THREADS": "1",
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(script)], env={**env, "RANK": str(rank)}, stderr=subprocess.PIPE, text=True
+        )
+        for rank in range(2)
+    ]
     for worker in workers:
         _, err = worker.communicate(timeout=300)
         assert worker.returncode == 0, err[-2000:]

@@ -25,8 +25,12 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
 
 def train_config(deepspeed=ZERO3, **options) -> TrainConfig:
-    return TrainConfig(data=(SourceConfig("jsonl", "unused"),), deepspeed=str(deepspeed),
-                       optim=OptimConfig(batch_size=8, max_grad_norm=0.5), **options)
+    return TrainConfig(
+        data=(SourceConfig("jsonl", "unused"),),
+        deepspeed=str(deepspeed),
+        optim=OptimConfig(batch_size=8, max_grad_norm=0.5),
+        **options,
+    )
 
 
 def test_auto_values_come_from_the_training_config():
@@ -35,19 +39,34 @@ def test_auto_values_come_from_the_training_config():
     assert (settings["gradient_accumulation_steps"], settings["gradient_clipping"]) == (1, 0.5)
     assert settings["bf16"]["enabled"] is True and settings["fp16"]["enabled"] is False
     zero = settings["zero_optimization"]
-    assert (zero["stage"], zero["reduce_bucket_size"], zero["stage3_prefetch_bucket_size"],
-            zero["stage3_param_persistence_threshold"]) == (3, 4096, 3686, 640)
+    assert (
+        zero["stage"],
+        zero["reduce_bucket_size"],
+        zero["stage3_prefetch_bucket_size"],
+        zero["stage3_param_persistence_threshold"],
+    ) == (3, 4096, 3686, 640)
     assert read_config(train_config(mixed_precision=False), 4, 64, CUDA)["bf16"]["enabled"] is False
-    assert read_config(train_config(), 1, 64, CPU)["bf16"]["enabled"] is False  # bf16 is for GPUs, as autocast
+    assert (
+        read_config(train_config(), 1, 64, CPU)["bf16"]["enabled"] is False
+    )  # bf16 is for GPUs, as autocast
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"gradient_accumulation_steps": 4}, "gradient_accumulation_steps = 4 contradicts the training config"),
-    ({"train_micro_batch_size_per_gpu": 16}, "train_micro_batch_size_per_gpu = 16 contradicts"),
-    ({"bf16": {"enabled": True}}, "bf16.enabled = True contradicts"),
-    ({"optimizer": {"type": "AdamW"}}, r"remove \['optimizer'\]"),
-    ({"zero_optimization": {"stage": 3, "sub_group_size": "auto"}}, r"no value for \['zero_optimization.sub"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"gradient_accumulation_steps": 4},
+            "gradient_accumulation_steps = 4 contradicts the training config",
+        ),
+        ({"train_micro_batch_size_per_gpu": 16}, "train_micro_batch_size_per_gpu = 16 contradicts"),
+        ({"bf16": {"enabled": True}}, "bf16.enabled = True contradicts"),
+        ({"optimizer": {"type": "AdamW"}}, r"remove \['optimizer'\]"),
+        (
+            {"zero_optimization": {"stage": 3, "sub_group_size": "auto"}},
+            r"no value for \['zero_optimization.sub",
+        ),
+    ],
+)
 def test_settings_the_trainer_owns_must_agree(tmp_path, change, message):
     path = tmp_path / "ds.json"
     path.write_text(json.dumps({**json.loads(ZERO3.read_text()), **change}))
@@ -64,7 +83,9 @@ def test_missing_or_broken_config_files(tmp_path):
     with pytest.raises(ValueError, match="deepspeed must name a DeepSpeed JSON config file"):
         train_config(tmp_path / "ds.yaml")
     with pytest.raises(ValueError, match="with deepspeed, chunk_size must be 0 .* or at least 2"):
-        TrainConfig(data=(SourceConfig("jsonl", "unused"),), deepspeed=str(ZERO3), optim=OptimConfig(chunk_size=1))
+        TrainConfig(
+            data=(SourceConfig("jsonl", "unused"),), deepspeed=str(ZERO3), optim=OptimConfig(chunk_size=1)
+        )
 
 
 def test_without_deepspeed_the_cli_says_how_to_install_it(tmp_path, monkeypatch):
@@ -109,12 +130,32 @@ def test_zero3_two_processes_with_grad_cache_match_one_process(tmp_path, tiny_ll
     reference.save_pretrained(tmp_path / "adapter")
     loss = backward_plain(reference, batch_for(tokenizer, EXAMPLES), 0.05, NO_AUTOCAST)
     script = tmp_path / "worker.py"
-    script.write_text(WORKER.format(tests=str(Path(__file__).parent), zero3=str(ZERO3), model=str(tiny_llm_dir),
-                                    adapter=str(tmp_path / "adapter"), out=str(tmp_path)))
-    env = {**os.environ, "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()),
-           "OMP_NUM_THREADS": "1"}
-    workers = [subprocess.Popen([sys.executable, str(script)], env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for rank in range(2)]
+    script.write_text(
+        WORKER.format(
+            tests=str(Path(__file__).parent),
+            zero3=str(ZERO3),
+            model=str(tiny_llm_dir),
+            adapter=str(tmp_path / "adapter"),
+            out=str(tmp_path),
+        )
+    )
+    env = {
+        **os.environ,
+        "WORLD_SIZE": "2",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(free_port()),
+        "OMP_NUM_THREADS": "1",
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(script)],
+            env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(2)
+    ]
     for worker in workers:
         _, err = worker.communicate(timeout=600)
         assert worker.returncode == 0, err[-3000:]
@@ -134,25 +175,40 @@ def test_zero3_training_equals_plain_and_resumes_through_the_engine(tmp_path, ti
     from trainer.train import train
 
     data = tmp_path / "pairs.jsonl"
-    data.write_text("\n".join(json.dumps({"query": e.query, "positive": e.positive, "task": "Find answers"})
-                              for e in EXAMPLES * 2) + "\n", encoding="utf-8")
+    data.write_text(
+        "\n".join(
+            json.dumps({"query": e.query, "positive": e.positive, "task": "Find answers"})
+            for e in EXAMPLES * 2
+        )
+        + "\n",
+        encoding="utf-8",
+    )
 
     def config(out, deepspeed):
-        return TrainConfig(output_dir=str(tmp_path / out), data=(SourceConfig("jsonl", str(data)),), save_every=2,
-                           device="cpu", deepspeed=str(ZERO3) if deepspeed else None,
-                           model=ModelConfig(model=str(tiny_llm_dir), query_max_length=40, doc_max_length=32,
-                                             template="prompteol"),
-                           optim=OptimConfig(batch_size=3, max_steps=4, warmup_steps=1, lr=1e-3, chunk_size=2))
+        return TrainConfig(
+            output_dir=str(tmp_path / out),
+            data=(SourceConfig("jsonl", str(data)),),
+            save_every=2,
+            device="cpu",
+            deepspeed=str(ZERO3) if deepspeed else None,
+            model=ModelConfig(
+                model=str(tiny_llm_dir), query_max_length=40, doc_max_length=32, template="prompteol"
+            ),
+            optim=OptimConfig(batch_size=3, max_steps=4, warmup_steps=1, lr=1e-3, chunk_size=2),
+        )
 
     plain = train(config("plain", False), progress=False)
     zero = train(config("zero", True), progress=False)
     assert train(config("resumed", True), progress=False, stop_after=2).steps == 2
     assert (tmp_path / "resumed" / "checkpoint" / "zero").is_dir()  # the engine's own checkpoint
     resumed = train(config("resumed", True), progress=False)
-    logs = [[json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
-            for run in ("plain", "zero", "resumed")]
-    assert [(r["step"], r["lr"]) for r in logs[0]] == [(r["step"], r["lr"]) for r in logs[1]] == \
-           [(r["step"], r["lr"]) for r in logs[2]] and len(logs[0]) == 4
+    logs = [
+        [json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
+        for run in ("plain", "zero", "resumed")
+    ]
+    assert [(r["step"], r["lr"]) for r in logs[0]] == [(r["step"], r["lr"]) for r in logs[1]] == [
+        (r["step"], r["lr"]) for r in logs[2]
+    ] and len(logs[0]) == 4
     assert [r["loss"] for r in logs[1]] == pytest.approx([r["loss"] for r in logs[0]], rel=1e-4)
     assert [r["loss"] for r in logs[2]] == [r["loss"] for r in logs[1]]
     weights = [load_file(r.adapter_dir / "adapter_model.safetensors") for r in (plain, zero, resumed)]

@@ -26,8 +26,9 @@ def test_hard_negatives_add_columns_and_lower_temperature_sharpens():
 def test_equals_cross_entropy_reference():
     generator = torch.Generator().manual_seed(0)
     queries, documents = torch.randn(5, 8, generator=generator), torch.randn(9, 8, generator=generator)
-    cosine = torch.stack([torch.stack([torch.dot(q, d) / (q.norm() * d.norm()) for d in documents])
-                          for q in queries])
+    cosine = torch.stack(
+        [torch.stack([torch.dot(q, d) / (q.norm() * d.norm()) for d in documents]) for q in queries]
+    )
     logits = cosine / 0.02
     reference = -sum(logits[i, i] - torch.logsumexp(logits[i], 0) for i in range(5)) / 5
     assert info_nce(queries, documents, 0.02).item() == pytest.approx(reference.item(), rel=1e-5)
@@ -50,7 +51,9 @@ def test_distillation_kl_is_zero_when_student_matches_teacher_and_positive_other
     assert distillation_kl(teacher / 0.05, teacher, 0.05).item() == pytest.approx(0.0, abs=1e-6)
     flipped = teacher.flip(-1)
     p = torch.softmax(teacher / 0.05, -1)
-    expected = (p * (torch.log_softmax(teacher / 0.05, -1) - torch.log_softmax(flipped / 0.05, -1))).sum(-1).mean()
+    expected = (
+        (p * (torch.log_softmax(teacher / 0.05, -1) - torch.log_softmax(flipped / 0.05, -1))).sum(-1).mean()
+    )
     assert distillation_kl(flipped / 0.05, teacher, 0.05).item() == pytest.approx(expected.item(), rel=1e-5)
     with pytest.raises(ValueError, match="do not match"):
         distillation_kl(teacher, teacher[:, :2], 0.05)
@@ -65,5 +68,9 @@ def test_distilled_loss_is_info_nce_plus_weighted_kl():
     logits = torch.nn.functional.normalize(q, dim=-1) @ torch.nn.functional.normalize(d, dim=-1).T / 0.02
     teacher = torch.nn.functional.normalize(tq, dim=-1) @ torch.nn.functional.normalize(td, dim=-1).T
     expected = info_nce(q, d, 0.02) + 0.5 * distillation_kl(logits, teacher, 0.05)
-    assert info_nce_distilled(q, d, 0.02, tq, td, 0.5, 0.05).item() == pytest.approx(expected.item(), rel=1e-6)
-    assert info_nce_distilled(q, d, 0.02, tq, td, 0.0, 0.05).item() == pytest.approx(info_nce(q, d, 0.02).item())
+    assert info_nce_distilled(q, d, 0.02, tq, td, 0.5, 0.05).item() == pytest.approx(
+        expected.item(), rel=1e-6
+    )
+    assert info_nce_distilled(q, d, 0.02, tq, td, 0.0, 0.05).item() == pytest.approx(
+        info_nce(q, d, 0.02).item()
+    )

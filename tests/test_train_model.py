@@ -19,8 +19,15 @@ NO_AUTOCAST = contextlib.nullcontext
 
 def tiny_model(folder, **options):
     torch.manual_seed(0)
-    settings = {"model": str(folder), "lora_dropout": 0.0, "gradient_checkpointing": False,
-                "template": "prompteol", "query_max_length": 40, "doc_max_length": 32, **options}
+    settings = {
+        "model": str(folder),
+        "lora_dropout": 0.0,
+        "gradient_checkpointing": False,
+        "template": "prompteol",
+        "query_max_length": 40,
+        "doc_max_length": 32,
+        **options,
+    }
     model, tokenizer = build_model(ModelConfig(**settings))
     with torch.no_grad():  # LoRA starts with B = 0, where A gets no gradient; make both matter
         for name, param in model.named_parameters():
@@ -29,9 +36,16 @@ def tiny_model(folder, **options):
     return model, tokenizer
 
 
-EXAMPLES = [Example(f"question {i} about {topic}", f"an answer on {topic} number {i}",
-                    f"unrelated text {i}" if i % 2 else None, "Find answers", f"mem:{i}")
-            for i, topic in enumerate(["cats", "stocks", "rain", "chess", "bread", "trains"])]
+EXAMPLES = [
+    Example(
+        f"question {i} about {topic}",
+        f"an answer on {topic} number {i}",
+        f"unrelated text {i}" if i % 2 else None,
+        "Find answers",
+        f"mem:{i}",
+    )
+    for i, topic in enumerate(["cats", "stocks", "rain", "chess", "bread", "trains"])
+]
 
 
 def batch_for(tokenizer, examples=EXAMPLES):
@@ -60,8 +74,12 @@ def test_all_linear_default_covers_attention_and_mlp(tiny_llm_dir):
 
 def test_real_steps_reduce_loss_on_a_fixed_batch(tiny_llm_dir):
     model, tokenizer = tiny_model(tiny_llm_dir, gradient_checkpointing=True)
-    optimizer, scheduler = make_optimizer(trainable_parameters(model), TrainConfig(
-        data=(SourceConfig("jsonl", "unused"),), optim=OptimConfig(lr=5e-3, warmup_steps=0, max_steps=100)))
+    optimizer, scheduler = make_optimizer(
+        trainable_parameters(model),
+        TrainConfig(
+            data=(SourceConfig("jsonl", "unused"),), optim=OptimConfig(lr=5e-3, warmup_steps=0, max_steps=100)
+        ),
+    )
     batch, losses = batch_for(tokenizer), []
     for _ in range(8):
         losses.append(backward_plain(model, batch, 0.05, NO_AUTOCAST))
@@ -91,23 +109,37 @@ def test_grad_cache_matches_plain_gradients(tiny_llm_dir):
 
 def test_resume_continues_the_same_schedule(tmp_path, tiny_llm_dir):
     data = tmp_path / "pairs.jsonl"
-    data.write_text("\n".join(json.dumps({"query": e.query, "positive": e.positive, "task": "Find answers"})
-                              for e in EXAMPLES * 2) + "\n", encoding="utf-8")
+    data.write_text(
+        "\n".join(
+            json.dumps({"query": e.query, "positive": e.positive, "task": "Find answers"})
+            for e in EXAMPLES * 2
+        )
+        + "\n",
+        encoding="utf-8",
+    )
 
     def config(out):
-        return TrainConfig(output_dir=str(out), data=(SourceConfig("jsonl", str(data)),), save_every=2,
-                           model=ModelConfig(model=str(tiny_llm_dir), query_max_length=40, doc_max_length=32,
-                                             template="prompteol"),
-                           optim=OptimConfig(batch_size=3, max_steps=4, warmup_steps=1, lr=1e-3))
+        return TrainConfig(
+            output_dir=str(out),
+            data=(SourceConfig("jsonl", str(data)),),
+            save_every=2,
+            model=ModelConfig(
+                model=str(tiny_llm_dir), query_max_length=40, doc_max_length=32, template="prompteol"
+            ),
+            optim=OptimConfig(batch_size=3, max_steps=4, warmup_steps=1, lr=1e-3),
+        )
 
     straight = train(config(tmp_path / "a"), progress=False)
     stopped = train(config(tmp_path / "b"), progress=False, stop_after=2)
     assert stopped.steps == 2 and "steps: 2 of 4" in (stopped.adapter_dir / "README.md").read_text()
     resumed = train(config(tmp_path / "b"), progress=False)
-    logs = [[json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
-            for run in ("a", "b")]
-    assert [(r["step"], r["lr"], round(r["loss"], 5)) for r in logs[0]] == \
-           [(r["step"], r["lr"], round(r["loss"], 5)) for r in logs[1]]
+    logs = [
+        [json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
+        for run in ("a", "b")
+    ]
+    assert [(r["step"], r["lr"], round(r["loss"], 5)) for r in logs[0]] == [
+        (r["step"], r["lr"], round(r["loss"], 5)) for r in logs[1]
+    ]
     from safetensors.torch import load_file
 
     weights = [load_file(r.adapter_dir / "adapter_model.safetensors") for r in (straight, resumed)]
@@ -124,14 +156,18 @@ def test_periodic_dev_evaluation_on_held_out_queries(tmp_path, tiny_llm_dir):
     with (folder / "queries.jsonl").open("a") as queries:
         queries.write(json.dumps({"_id": "q3", "text": "stock market news"}) + "\n")
     (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td4\t1\nq3\td3\t1\n")
-    config = TrainConfig(output_dir=str(tmp_path / "run"), eval_every=2, seed=1,
-                         data=(SourceConfig("beir", str(folder), split="dev", holdout_queries=1, holdout_seed=2),),
-                         model=ModelConfig(model=str(tiny_llm_dir), query_max_length=40, doc_max_length=32),
-                         optim=OptimConfig(batch_size=2, max_steps=2, warmup_steps=0))
+    config = TrainConfig(
+        output_dir=str(tmp_path / "run"),
+        eval_every=2,
+        seed=1,
+        data=(SourceConfig("beir", str(folder), split="dev", holdout_queries=1, holdout_seed=2),),
+        model=ModelConfig(model=str(tiny_llm_dir), query_max_length=40, doc_max_length=32),
+        optim=OptimConfig(batch_size=2, max_steps=2, warmup_steps=0),
+    )
     train(config, progress=False)
     logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     (dev,) = [r for r in logged if any(k.startswith("dev ") for k in r)]
-    (name, score), = [(k, v) for k, v in dev.items() if k.startswith("dev ")]
+    ((name, score),) = [(k, v) for k, v in dev.items() if k.startswith("dev ")]
     # the hold-out follows holdout_seed, not the training seed (1): a warm start never sees dev queries
     assert name == "dev mini held-out 1q/4d seed 2" and 0.0 <= score <= 1.0
 
@@ -142,8 +178,11 @@ def test_init_adapter_continues_from_an_exported_adapter(tmp_path, tiny_llm_dir)
     first, _ = tiny_model(tiny_llm_dir, lora_r=4)
     first.save_pretrained(tmp_path / "stage1")
     torch.manual_seed(1)  # a different random state: the weights must come from the folder
-    warm, tokenizer = build_model(ModelConfig(model=str(tiny_llm_dir), gradient_checkpointing=False,
-                                              init_adapter=str(tmp_path / "stage1")))
+    warm, tokenizer = build_model(
+        ModelConfig(
+            model=str(tiny_llm_dir), gradient_checkpointing=False, init_adapter=str(tmp_path / "stage1")
+        )
+    )
     saved, loaded = get_peft_model_state_dict(first), get_peft_model_state_dict(warm)
     assert set(saved) == set(loaded) and all(t.shape[0] == 4 or t.shape[1] == 4 for t in loaded.values())
     for name, tensor in saved.items():

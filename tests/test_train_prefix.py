@@ -63,7 +63,9 @@ def test_cache_is_keyed_by_tokens_and_bounded(tmp_path):
 
 
 def test_fresh_lora_goes_only_above_the_frozen_layers(tiny_llm_dir):
-    model, _ = build_model(ModelConfig(model=str(tiny_llm_dir), frozen_layers=1, gradient_checkpointing=False))
+    model, _ = build_model(
+        ModelConfig(model=str(tiny_llm_dir), frozen_layers=1, gradient_checkpointing=False)
+    )
     layers = {layer_index(n) for n, p in model.named_parameters() if p.requires_grad}
     assert layers and 0 not in layers
 
@@ -71,8 +73,14 @@ def test_fresh_lora_goes_only_above_the_frozen_layers(tiny_llm_dir):
 def test_init_adapter_keeps_its_lower_lora_fixed(tmp_path, tiny_llm_dir):
     first, _ = tiny_model(tiny_llm_dir)
     first.save_pretrained(tmp_path / "stage1")
-    warm, _ = build_model(ModelConfig(model=str(tiny_llm_dir), frozen_layers=1, gradient_checkpointing=False,
-                                      init_adapter=str(tmp_path / "stage1")))
+    warm, _ = build_model(
+        ModelConfig(
+            model=str(tiny_llm_dir),
+            frozen_layers=1,
+            gradient_checkpointing=False,
+            init_adapter=str(tmp_path / "stage1"),
+        )
+    )
     trainable = {layer_index(n) for n, p in warm.named_parameters() if p.requires_grad}
     frozen_lora = [n for n, p in warm.named_parameters() if "lora_" in n and layer_index(n) == 0]
     assert frozen_lora and 0 not in trainable and trainable
@@ -91,20 +99,39 @@ def test_prefix_cache_needs_frozen_layers():
 
 def test_cached_run_resumes_exactly(tmp_path, tiny_llm_dir):
     data = tmp_path / "pairs.jsonl"
-    data.write_text("\n".join(json.dumps({"query": e.query, "positive": e.positive, "task": "Find answers"})
-                              for e in EXAMPLES * 2) + "\n", encoding="utf-8")
+    data.write_text(
+        "\n".join(
+            json.dumps({"query": e.query, "positive": e.positive, "task": "Find answers"})
+            for e in EXAMPLES * 2
+        )
+        + "\n",
+        encoding="utf-8",
+    )
 
     def config(out):
-        return TrainConfig(output_dir=str(out), data=(SourceConfig("jsonl", str(data)),), save_every=2,
-                           prefix_cache=str(tmp_path / "cache"),
-                           model=ModelConfig(model=str(tiny_llm_dir), query_max_length=40, doc_max_length=32,
-                                             template="prompteol", frozen_layers=1),
-                           optim=OptimConfig(batch_size=3, max_steps=4, warmup_steps=1, lr=1e-3))
+        return TrainConfig(
+            output_dir=str(out),
+            data=(SourceConfig("jsonl", str(data)),),
+            save_every=2,
+            prefix_cache=str(tmp_path / "cache"),
+            model=ModelConfig(
+                model=str(tiny_llm_dir),
+                query_max_length=40,
+                doc_max_length=32,
+                template="prompteol",
+                frozen_layers=1,
+            ),
+            optim=OptimConfig(batch_size=3, max_steps=4, warmup_steps=1, lr=1e-3),
+        )
 
     train(config(tmp_path / "a"), progress=False)
     train(config(tmp_path / "b"), progress=False, stop_after=2)
     train(config(tmp_path / "b"), progress=False)
-    logs = [[json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
-            for run in ("a", "b")]
-    assert [(r["step"], round(r["loss"], 5)) for r in logs[0]] == [(r["step"], round(r["loss"], 5)) for r in logs[1]]
+    logs = [
+        [json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
+        for run in ("a", "b")
+    ]
+    assert [(r["step"], round(r["loss"], 5)) for r in logs[0]] == [
+        (r["step"], round(r["loss"], 5)) for r in logs[1]
+    ]
     assert list((tmp_path / "cache").glob("*/*/*.safetensors"))

@@ -56,8 +56,9 @@ def test_without_an_llm_the_notice_is_clear_and_passages_are_still_shown():
     assert not [h for h in at.subheader if h.value == "Answer"]
 
 
-def test_the_answer_comes_from_the_endpoint_with_the_typed_key_never_stored(chat_server, monkeypatch, e5_home,
-                                                                            tiny_llm_dir):
+def test_the_answer_comes_from_the_endpoint_with_the_typed_key_never_stored(
+    chat_server, monkeypatch, e5_home, tiny_llm_dir
+):
     url, seen = chat_server
     monkeypatch.setenv("E5_CHAT_BASE_URL", url)
     monkeypatch.setenv("E5_CHAT_MODEL", tiny_llm_dir.name)  # the server refuses models it does not serve

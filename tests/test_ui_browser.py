@@ -11,7 +11,10 @@ import time
 import pytest
 from apptest import browser_missing, build_demo, choose, chromium_page, streamlit_server, wait_idle
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or "")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or ""),
+]
 
 CODE = '''"""Helpers of the sample package."""
 
@@ -29,12 +32,19 @@ COMPARE_BOUND_S = 240  # minilm + bm25 over 200 SciFact documents, on a busy 2-c
 def server(tmp_path_factory, e5_home, shared_data):
     build_demo(tmp_path_factory.mktemp("demo_docs"))
     root = tmp_path_factory.mktemp("allowed")
-    for rel, text in {"samples/pkg/__init__.py": CODE, "samples/guide.md": GUIDE,
-                      "samples/.agents/notes.md": "# Agent notes\n"}.items():
+    for rel, text in {
+        "samples/pkg/__init__.py": CODE,
+        "samples/guide.md": GUIDE,
+        "samples/.agents/notes.md": "# Agent notes\n",
+    }.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="utf-8")
-    env = {"E5_UI_MODEL": "hash", "E5_HOME": str(e5_home), "E5_UI_ALLOWED_ROOTS": str(root),
-           "E5_UI_DATA_ROOT": str(shared_data)}
+    env = {
+        "E5_UI_MODEL": "hash",
+        "E5_HOME": str(e5_home),
+        "E5_UI_ALLOWED_ROOTS": str(root),
+        "E5_UI_DATA_ROOT": str(shared_data),
+    }
     with streamlit_server(env) as running:
         yield running
 
@@ -107,8 +117,10 @@ def test_compare_finishes_on_its_defaults_and_stops_on_cancel_and_on_tab_close(s
     with chromium_page() as page:
         open_page(page, f"{server.url}/compare")
         choose(page, "Corpus", "scifact")
-        assert page.get_by_text("Corpus: 200 documents. minilm: encodes 200 documents, then the query; "
-                                "bm25: lexical index, nothing to encode.").is_visible()
+        assert page.get_by_text(
+            "Corpus: 200 documents. minilm: encodes 200 documents, then the query; "
+            "bm25: lexical index, nothing to encode."
+        ).is_visible()
         started = time.monotonic()
         run(page, "Compare", COMPARE_BOUND_S * 1000)
         assert time.monotonic() - started < COMPARE_BOUND_S

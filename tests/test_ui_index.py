@@ -43,13 +43,16 @@ def test_indexing_a_folder_adds_a_collection_and_reports_skipped_files(folder):
     assert "ui-notes" in list(at.dataframe[1].value["name"])
 
 
-@pytest.mark.parametrize("path, message", [
-    ("missing", "does not exist"),
-    ("notes/a.md", "is a file, not a folder"),
-    ("notes/../../", "outside the folders this app may index"),
-    ("/etc", "outside the folders this app may index"),
-    ("", "enter the path of a folder"),
-])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("missing", "does not exist"),
+        ("notes/a.md", "is a file, not a folder"),
+        ("notes/../../", "outside the folders this app may index"),
+        ("/etc", "outside the folders this app may index"),
+        ("", "enter the path of a folder"),
+    ],
+)
 def test_bad_folders_are_refused_with_a_readable_error(folder, path, message):
     before = collections()
     target = path if path.startswith("/") or not path else str(folder.parent / path)
@@ -90,7 +93,7 @@ def test_symlinks_inside_an_allowed_folder_cannot_reach_files_outside_it(folder,
     at = index(app_test("index"), str(folder), "ui-escape")
     assert not at.exception and not at.error
     assert "ui-escape: 2 added" in at.success[0].value
-    skipped = dict(zip(at.dataframe[0].value["file"], at.dataframe[0].value["reason"]))
+    skipped = dict(zip(at.dataframe[0].value["file"], at.dataframe[0].value["reason"], strict=True))
     assert skipped["etc"].endswith("outside the allowed folders")
     assert skipped["link.txt"].endswith("outside the allowed folders")
     assert collections()["ui-escape"].documents == 2

@@ -26,7 +26,9 @@ def test_a_query_returns_ranked_hits_from_the_demo_collection():
     assert not at.exception and not at.error
     headers = [m.value for m in at.markdown if m.value.startswith("**")]
     assert headers[0].startswith("**1. Vector store**") and "`docs/store.md`" in headers[0]
-    assert "dense #1 · lexical #1 · fused score" in headers[0]  # the demo collection searches hybrid by default
+    assert (
+        "dense #1 · lexical #1 · fused score" in headers[0]
+    )  # the demo collection searches hybrid by default
     bodies = [m.value for m in at.markdown if not m.value.startswith("**")]
     assert bodies[0].startswith("# Vector store\n\nThe vectors live in a FAISS index")  # Markdown, rendered
 
@@ -67,7 +69,11 @@ def test_hit_kinds_and_escaping():
 
 
 def test_the_snippet_is_the_part_around_the_best_matching_line():
-    text = "".join(f"line {i} about nothing\n" for i in range(40)) + "the needle sits here\n" + "tail line\n" * 40
+    text = (
+        "".join(f"line {i} about nothing\n" for i in range(40))
+        + "the needle sits here\n"
+        + "tail line\n" * 40
+    )
     start, end = best_window(text, "where is the needle", width=120)
     snippet = text[start:end]
     assert "the needle sits here" in snippet and len(snippet) <= 120 and snippet.endswith("\n")

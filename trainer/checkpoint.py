@@ -13,17 +13,27 @@ STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.safetensors"
 
 
-def save_checkpoint(folder: Path, model, optimizer, scheduler, step: int, wall_seconds: float | None = None) -> None:
+def save_checkpoint(
+    folder: Path, model, optimizer, scheduler, step: int, wall_seconds: float | None = None
+) -> None:
     """Write adapter, optimizer and schedule state for ``step`` atomically (staging folder, then rename);
     ``wall_seconds`` is the training time so far (carried across resumes into the model card)."""
     staging = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
     state = optimizer.state_dict()
-    tensors = {f"{index}.{name}": value.contiguous() for index, slots in state["state"].items()
-               for name, value in slots.items()}
+    tensors = {
+        f"{index}.{name}": value.contiguous()
+        for index, slots in state["state"].items()
+        for name, value in slots.items()
+    }
     save_file(tensors, staging / OPTIMIZER_FILE)
-    meta = {"step": step, "wall_seconds": wall_seconds, "param_groups": state["param_groups"], "scheduler": scheduler.state_dict()}
+    meta = {
+        "step": step,
+        "wall_seconds": wall_seconds,
+        "param_groups": state["param_groups"],
+        "scheduler": scheduler.state_dict(),
+    }
     (staging / STATE_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)

@@ -16,8 +16,10 @@ def register(app: typer.Typer) -> None:
 
 
 def train_command(
-    config: Annotated[Path, typer.Option("--config", "-c", help="training config (TOML), e.g. "
-                                         "trainer/configs/default-cpu.toml")],
+    config: Annotated[
+        Path,
+        typer.Option("--config", "-c", help="training config (TOML), e.g. trainer/configs/default-cpu.toml"),
+    ],
     output_dir: Annotated[str | None, typer.Option(help="where the adapter, checkpoint and log go")] = None,
     model: Annotated[str | None, typer.Option(help="HF id or folder of the causal LM to adapt")] = None,
     num_layers: Annotated[int | None, typer.Option(help="keep only the first K transformer layers")] = None,
@@ -28,9 +30,13 @@ def train_command(
     lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda")] = None,
     seed: Annotated[int | None, typer.Option()] = None,
-    stop_after: Annotated[int | None, typer.Option(help="checkpoint and stop at this step; rerun to resume")] = None,
-    deepspeed: Annotated[str | None, typer.Option(help="DeepSpeed JSON config, e.g. "
-                                                  "trainer/configs/deepspeed-zero3.json (ZeRO-3)")] = None,
+    stop_after: Annotated[
+        int | None, typer.Option(help="checkpoint and stop at this step; rerun to resume")
+    ] = None,
+    deepspeed: Annotated[
+        str | None,
+        typer.Option(help="DeepSpeed JSON config, e.g. trainer/configs/deepspeed-zero3.json (ZeRO-3)"),
+    ] = None,
 ) -> None:
     """Fine-tune a LoRA embedding adapter with InfoNCE; resumes from the output folder's checkpoint."""
     from trainer.config import load_config
@@ -39,17 +45,30 @@ def train_command(
 
     if not config.is_file():
         fail(f"config file {config} does not exist")
-    overrides = {"output_dir": output_dir, "model.model": model, "model.num_layers": num_layers,
-                 "model.template": template, "optim.max_steps": max_steps, "optim.batch_size": batch_size,
-                 "optim.chunk_size": chunk_size, "optim.lr": lr, "device": device, "seed": seed,
-                 "deepspeed": deepspeed}
+    overrides = {
+        "output_dir": output_dir,
+        "model.model": model,
+        "model.num_layers": num_layers,
+        "model.template": template,
+        "optim.max_steps": max_steps,
+        "optim.batch_size": batch_size,
+        "optim.chunk_size": chunk_size,
+        "optim.lr": lr,
+        "device": device,
+        "seed": seed,
+        "deepspeed": deepspeed,
+    }
     try:
         settings = load_config(config, overrides)
         result = train(settings, stop_after=stop_after)
     except (DataError, FileNotFoundError, ImportError, ValueError) as err:
         fail(str(err))
     if result.steps < settings.optim.max_steps:
-        typer.echo(f"stopped at step {result.steps} of {settings.optim.max_steps}; rerun the command to resume")
+        typer.echo(
+            f"stopped at step {result.steps} of {settings.optim.max_steps}; rerun the command to resume"
+        )
         return
-    typer.echo(f"adapter: {result.adapter_dir} ({result.steps} steps, final loss {result.final_loss:.4f}, "
-               f"{result.wall_seconds / 60:.1f} min)")
+    typer.echo(
+        f"adapter: {result.adapter_dir} ({result.steps} steps, final loss {result.final_loss:.4f}, "
+        f"{result.wall_seconds / 60:.1f} min)"
+    )

@@ -42,8 +42,12 @@ class Batch:
         return int(self.queries["input_ids"].shape[0])
 
     def to(self, device: torch.device) -> Batch:
-        move = lambda d: {k: v.to(device) for k, v in d.items()}
-        return Batch(move(self.queries), move(self.documents), self.teacher.to(device) if self.teacher else None)
+        def move(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            return {k: v.to(device) for k, v in inputs.items()}
+
+        return Batch(
+            move(self.queries), move(self.documents), self.teacher.to(device) if self.teacher else None
+        )
 
 
 class Collator:
@@ -59,8 +63,10 @@ class Collator:
         query_wraps = [partial(self.template.format_query, ex.instruction) for ex in examples]
         docs = document_texts(examples)
         doc_wraps = [self.template.format_document] * len(docs)
-        return Batch(self._pad([ex.query for ex in examples], query_wraps, self.query_max_length),
-                     self._pad(docs, doc_wraps, self.doc_max_length))
+        return Batch(
+            self._pad([ex.query for ex in examples], query_wraps, self.query_max_length),
+            self._pad(docs, doc_wraps, self.doc_max_length),
+        )
 
     def _pad(self, texts: list[str], wraps: list, max_length: int) -> dict[str, torch.Tensor]:
         """The embedder's own formatting: texts cut inside their template, EOS appended, padded."""
@@ -74,8 +80,9 @@ def document_texts(examples: Sequence[Example]) -> list[str]:
     return [ex.positive for ex in examples] + [ex.negative for ex in examples if ex.negative]
 
 
-def bucketed_batches(lengths: Sequence[int], batch_size: int, bucket_batches: int,
-                     seed: int) -> Iterator[list[int]]:
+def bucketed_batches(
+    lengths: Sequence[int], batch_size: int, bucket_batches: int, seed: int
+) -> Iterator[list[int]]:
     """Batches of similar-length examples (less padding), in a seeded random order.
 
     Examples are cut into windows of ``bucket_batches * batch_size`` in their (already shuffled)

@@ -98,7 +98,9 @@ class ModelConfig:
         if self.frozen_layers < 0:
             raise ValueError(f"frozen_layers must be non-negative, got {self.frozen_layers}")
         if self.lora_r < 1 or not 0 <= self.lora_dropout < 1:
-            raise ValueError(f"need lora_r >= 1 and 0 <= lora_dropout < 1, got {self.lora_r}, {self.lora_dropout}")
+            raise ValueError(
+                f"need lora_r >= 1 and 0 <= lora_dropout < 1, got {self.lora_r}, {self.lora_dropout}"
+            )
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,9 @@ class DistillConfig:
 
     def __post_init__(self) -> None:
         if self.weight < 0 or self.temperature <= 0:
-            raise ValueError(f"distill weight must be >= 0 and temperature > 0, got {self.weight}, {self.temperature}")
+            raise ValueError(
+                f"distill weight must be >= 0 and temperature > 0, got {self.weight}, {self.temperature}"
+            )
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,9 @@ class TrainConfig:
         if self.deepspeed is not None and not self.deepspeed.endswith(".json"):
             raise ValueError(f"deepspeed must name a DeepSpeed JSON config file, got {self.deepspeed!r}")
         if self.prefix_cache and not self.model.frozen_layers:
-            raise ValueError("prefix_cache needs model.frozen_layers > 0 (the layers whose outputs it caches)")
+            raise ValueError(
+                "prefix_cache needs model.frozen_layers > 0 (the layers whose outputs it caches)"
+            )
         if self.deepspeed and (self.model.frozen_layers or self.distill.teacher):
             raise ValueError("frozen_layers and distillation are not supported with deepspeed")
         if self.deepspeed and self.optim.chunk_size == 1:  # processes could then encode unequal chunk counts

@@ -61,8 +61,15 @@ def read_examples(path: str | Path, task: str | None = None) -> list[Example]:
             instruction = _text(row, "instruction", where, False) or _text(row, "task", where, False) or task
             if instruction is None:
                 raise DataError(f"{where}: no 'instruction' or 'task' field and no task set for this source")
-            examples.append(Example(_text(row, "query", where), _text(row, "positive", where),
-                                    _text(row, "negative", where, False), task_instruction(instruction), where))
+            examples.append(
+                Example(
+                    _text(row, "query", where),
+                    _text(row, "positive", where),
+                    _text(row, "negative", where, False),
+                    task_instruction(instruction),
+                    where,
+                )
+            )
     return examples
 
 

@@ -17,12 +17,15 @@ def holdout_dataset(source: SourceConfig, max_docs: int) -> BeirDataset:
     """The held-out queries of a BEIR source, their judged documents and seeded random others."""
     data = load_beir(source.path, source.split)
     seed = source.holdout_seed
-    held = subset(data, max_docs=max_docs, seed=seed, query_ids=holdout_query_ids(data, source.holdout_queries, seed))
+    held = subset(
+        data, max_docs=max_docs, seed=seed, query_ids=holdout_query_ids(data, source.holdout_queries, seed)
+    )
     return replace(held, subset=f"held-out {held.subset}")
 
 
-def dev_evaluate(adapter: str | Path | None, config: TrainConfig, max_docs: int = 300,
-                 max_length: int = 128) -> dict[str, float]:
+def dev_evaluate(
+    adapter: str | Path | None, config: TrainConfig, max_docs: int = 300, max_length: int = 128
+) -> dict[str, float]:
     """nDCG@10 per BEIR source with ``holdout_queries`` (texts cut to ``max_length`` tokens);
     ``adapter=None`` scores the untrained start (same template and depth), the baseline to beat."""
     from embedder.loading import resolve_model
@@ -30,8 +33,9 @@ def dev_evaluate(adapter: str | Path | None, config: TrainConfig, max_docs: int 
 
     settings = embedder_settings(config)
     settings["max_length"] = max_length
-    encoder = load_encoder(resolve_model(config.model.model), adapter=str(adapter) if adapter else None,
-                           **settings)
+    encoder = load_encoder(
+        resolve_model(config.model.model), adapter=str(adapter) if adapter else None, **settings
+    )
     scores = {}
     for source in config.data:
         if source.kind == "beir" and source.holdout_queries:

@@ -42,7 +42,7 @@ def gather_with_grad(local: torch.Tensor) -> torch.Tensor:
     padded[: local.shape[0]] = local.detach()
     parts = [torch.empty_like(padded) for _ in range(size)]
     dist.all_gather(parts, padded)
-    parts = [part[: int(n.item())] for part, n in zip(parts, counts)]
+    parts = [part[: int(n.item())] for part, n in zip(parts, counts, strict=True)]
     parts[rank] = local
     return torch.cat(parts)
 

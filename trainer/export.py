@@ -27,15 +27,20 @@ class TrainResult:
 def embedder_settings(config: TrainConfig) -> dict:
     """The ``EmbedderConfig`` fields an adapter needs at inference (read by ``embedder.registry``)."""
     model = config.model
-    return {"template": model.template, "num_layers": model.num_layers, "max_length": model.inference_max_length}
+    return {
+        "template": model.template,
+        "num_layers": model.num_layers,
+        "max_length": model.inference_max_length,
+    }
 
 
 def export_adapter(model, config: TrainConfig, result: TrainResult) -> Path:
     """Save the adapter folder: ``adapter_model.safetensors``, ``embedder.json``, ``train_config.json``, README."""
     folder = result.adapter_dir
     model.save_pretrained(folder, safe_serialization=True)
-    (folder / EMBEDDER_CONFIG_FILE).write_text(json.dumps(embedder_settings(config), indent=2) + "\n",
-                                               encoding="utf-8")
+    (folder / EMBEDDER_CONFIG_FILE).write_text(
+        json.dumps(embedder_settings(config), indent=2) + "\n", encoding="utf-8"
+    )
     (folder / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
     write_card(folder, config, result)
     return folder
@@ -47,21 +52,30 @@ def write_card(folder: Path, config: TrainConfig, result: TrainResult, metrics: 
     lines = [
         f"# LoRA embedding adapter ({model.model or 'SmolLM2-135M-Instruct'})",
         "",
-        (f"Trained with `e5 train` (trainer/): InfoNCE (cosine, temperature {config.optim.temperature}), "
-         f"in-batch + hard negatives, LoRA r={model.lora_r} alpha={model.lora_alpha} on {model.lora_targets}, "
-         f"first {model.num_layers or 'all'} layers, template `{model.template}`."),
+        (
+            f"Trained with `e5 train` (trainer/): InfoNCE (cosine, temperature {config.optim.temperature}), "
+            f"in-batch + hard negatives, LoRA r={model.lora_r} alpha={model.lora_alpha} on {model.lora_targets}, "
+            f"first {model.num_layers or 'all'} layers, template `{model.template}`."
+        ),
         "",
-        (f"- steps: {result.steps} of {config.optim.max_steps} x batch {config.optim.batch_size}; "
-         f"last loss {result.final_loss:.4f}"),
-        (f"- wall time: {result.wall_seconds / 60:.1f} min on {platform.machine()} "
-         f"(Python {sys.version.split()[0]})"),
+        (
+            f"- steps: {result.steps} of {config.optim.max_steps} x batch {config.optim.batch_size}; "
+            f"last loss {result.final_loss:.4f}"
+        ),
+        (
+            f"- wall time: {result.wall_seconds / 60:.1f} min on {platform.machine()} "
+            f"(Python {sys.version.split()[0]})"
+        ),
         "",
         "## Data",
         "",
         "| source | read | used (after weight) |",
         "|---|---:|---:|",
-        *(f"| {name} | {c['read']} | {c['weighted']} |" for name, c in result.data_counts.items()
-          if isinstance(c, dict)),
+        *(
+            f"| {name} | {c['read']} | {c['weighted']} |"
+            for name, c in result.data_counts.items()
+            if isinstance(c, dict)
+        ),
         f"| total after dedup and leak check | | {result.data_counts.get('total', '?')} |",
         "",
         "## Metrics",

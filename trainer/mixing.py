@@ -22,18 +22,26 @@ def beir_examples(source: SourceConfig) -> list[Example]:
     (see :func:`holdout_query_ids`).
     """
     data = load_beir(source.path, source.split)
-    texts = dict(zip(data.corpus, data.document_texts()))
+    texts = dict(zip(data.corpus, data.document_texts(), strict=True))
     instruction = task_instruction(source.task or data.name)
     held_out = set(holdout_query_ids(data, source.holdout_queries, source.holdout_seed))
     qids = [q for q in sorted(data.qrels) if q not in held_out]
     negatives = bm25_negatives(data, qids)
     examples = []
     for qid in qids:
-        positives = sorted((d for d, s in data.qrels[qid].items() if s > 0),
-                           key=lambda d: (-data.qrels[qid][d], d))[: source.max_positives]
+        positives = sorted(
+            (d for d, s in data.qrels[qid].items() if s > 0), key=lambda d: (-data.qrels[qid][d], d)
+        )[: source.max_positives]
         for doc in positives:
-            examples.append(Example(data.queries[qid], texts[doc], negatives.get(qid), instruction,
-                                    f"{source.path}:{source.split}:{qid}"))
+            examples.append(
+                Example(
+                    data.queries[qid],
+                    texts[doc],
+                    negatives.get(qid),
+                    instruction,
+                    f"{source.path}:{source.split}:{qid}",
+                )
+            )
     return examples
 
 
@@ -50,12 +58,11 @@ def bm25_negatives(data: BeirDataset, qids: Sequence[str], depth: int = 30) -> d
 
     doc_ids, texts = list(data.corpus), data.document_texts()
     retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False),
-                    show_progress=False)
+    retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
     tokens = bm25s.tokenize([data.queries[q] for q in qids], stopwords="en", show_progress=False)
     ranked, _ = retriever.retrieve(tokens, k=min(depth, len(doc_ids)), show_progress=False)
     out = {}
-    for qid, row in zip(qids, ranked):
+    for qid, row in zip(qids, ranked, strict=True):
         judged = data.qrels[qid]
         hit = next((i for i in row if doc_ids[i] not in judged), None)
         if hit is not None:
@@ -102,7 +109,9 @@ def evaluation_texts(leak: LeakConfig) -> set[str]:
         texts.update(normalise(q) for q in data.queries.values())
         if leak.documents:
             judged = {d for docs in data.qrels.values() for d in docs}
-            texts.update(normalise(t) for d, t in zip(data.corpus, data.document_texts()) if d in judged)
+            texts.update(
+                normalise(t) for d, t in zip(data.corpus, data.document_texts(), strict=True) if d in judged
+            )
     for path in leak.sts:
         texts.update(normalise(s) for s in sts_sentences(path))
     return texts
@@ -119,7 +128,9 @@ def check_leaks(examples: list[Example], leak: LeakConfig) -> list[Example]:
         texts = (ex.query, ex.positive, ex.negative or "")
         if any(normalise(t) in forbidden for t in texts):
             if leak.policy == "error":
-                raise DataError(f"{ex.origin}: evaluation-split text enters training (leak): {ex.query[:80]!r}")
+                raise DataError(
+                    f"{ex.origin}: evaluation-split text enters training (leak): {ex.query[:80]!r}"
+                )
             continue
         clean.append(ex)
     if len(clean) < len(examples):
@@ -127,7 +138,9 @@ def check_leaks(examples: list[Example], leak: LeakConfig) -> list[Example]:
     return clean
 
 
-def build_dataset(sources: Sequence[SourceConfig], leak: LeakConfig, seed: int = 0) -> tuple[list[Example], dict]:
+def build_dataset(
+    sources: Sequence[SourceConfig], leak: LeakConfig, seed: int = 0
+) -> tuple[list[Example], dict]:
     """The weighted, deduplicated, leak-checked, shuffled training list and per-source counts."""
     rng = random.Random(seed)
     mixed, counts = [], {}

@@ -32,16 +32,27 @@ def build_model(config: ModelConfig, dtype: torch.dtype = torch.float32):
     if config.frozen_layers and targets == "all-linear":  # peft takes layers_to_transform with a list only
         targets = linear_module_names(backbone)
     upper = list(range(config.frozen_layers, len(backbone.layers))) if config.frozen_layers else None
-    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=targets, bias="none", layers_to_transform=upper,
-                      layers_pattern="layers" if upper else None)
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=targets,
+        bias="none",
+        layers_to_transform=upper,
+        layers_pattern="layers" if upper else None,
+    )
     return get_peft_model(backbone, lora), tokenizer
 
 
 def linear_module_names(backbone) -> list[str]:
     """Names of the linear layers inside the transformer blocks (``q_proj``, ..., ``down_proj``)."""
-    return sorted({name.rsplit(".", 1)[-1] for name, module in backbone.layers.named_modules()
-                   if isinstance(module, torch.nn.Linear)})
+    return sorted(
+        {
+            name.rsplit(".", 1)[-1]
+            for name, module in backbone.layers.named_modules()
+            if isinstance(module, torch.nn.Linear)
+        }
+    )
 
 
 def encode(model, inputs: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -75,8 +75,9 @@ class HiddenStateCache:
     returned in float32. Writing stops (with one warning) once ``max_bytes`` are on disk.
     """
 
-    def __init__(self, folder: str | Path, key: str, dtype: torch.dtype = torch.float16,
-                 max_bytes: int = 20 * 2**30):
+    def __init__(
+        self, folder: str | Path, key: str, dtype: torch.dtype = torch.float16, max_bytes: int = 20 * 2**30
+    ):
         self.folder = Path(folder) / key
         self.folder.mkdir(parents=True, exist_ok=True)
         self.dtype, self.max_bytes = dtype, max_bytes
@@ -99,8 +100,11 @@ class HiddenStateCache:
     def put(self, ids: torch.Tensor, hidden: torch.Tensor) -> None:
         if self.bytes >= self.max_bytes:
             if not self._full_warned:
-                log.warning("prefix cache %s is full (%.1f GB); new texts are computed, not stored",
-                            self.folder, self.bytes / 2**30)
+                log.warning(
+                    "prefix cache %s is full (%.1f GB); new texts are computed, not stored",
+                    self.folder,
+                    self.bytes / 2**30,
+                )
                 self._full_warned = True
             return
         path = self.path(ids)
@@ -123,7 +127,9 @@ class PrefixModel(torch.nn.Module):
         super().__init__()
         body = inner_backbone(model)
         if not 0 < frozen_layers < len(body.layers):
-            raise ValueError(f"frozen_layers must be between 1 and {len(body.layers) - 1}, got {frozen_layers}")
+            raise ValueError(
+                f"frozen_layers must be between 1 and {len(body.layers) - 1}, got {frozen_layers}"
+            )
         self.lower = layer_stack(body, 0, frozen_layers, final_norm=False)
         self.top = layer_stack(body, frozen_layers, len(body.layers), final_norm=True)
         self.cache = cache
@@ -139,8 +145,9 @@ class PrefixModel(torch.nn.Module):
             was_training = self.lower.training
             self.lower.eval()
             with torch.no_grad():
-                out = self.lower(input_ids=input_ids[missing, :width],
-                                 attention_mask=attention_mask[missing, :width]).last_hidden_state
+                out = self.lower(
+                    input_ids=input_ids[missing, :width], attention_mask=attention_mask[missing, :width]
+                ).last_hidden_state
             self.lower.train(was_training)
             stored = self.cache.dtype if self.cache else torch.float32
             for row, i in enumerate(missing):
@@ -155,5 +162,7 @@ class PrefixModel(torch.nn.Module):
         hidden = torch.zeros(*input_ids.shape, states[0].shape[-1], device=input_ids.device)
         for i, state in enumerate(states):
             hidden[i, : state.shape[0]] = state.to(hidden.device)
-        out = self.top(inputs_embeds=hidden.to(next(self.top.parameters()).dtype), attention_mask=attention_mask)
+        out = self.top(
+            inputs_embeds=hidden.to(next(self.top.parameters()).dtype), attention_mask=attention_mask
+        )
         return BaseModelOutput(last_hidden_state=out.last_hidden_state)

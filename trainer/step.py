@@ -29,8 +29,9 @@ Inputs = dict[str, torch.Tensor]
 Backward = Callable[[torch.Tensor], None]  # back-propagates a scalar (a DeepSpeed engine's own, or plain)
 
 
-def contrastive_loss(queries: torch.Tensor, documents: torch.Tensor, temperature: float,
-                     teacher: Teacher | None = None) -> torch.Tensor:
+def contrastive_loss(
+    queries: torch.Tensor, documents: torch.Tensor, temperature: float, teacher: Teacher | None = None
+) -> torch.Tensor:
     """InfoNCE over the embeddings of all processes: positives of every process first, then negatives;
     with ``teacher`` (its embeddings of the same texts), plus the distillation term."""
     n = queries.shape[0]
@@ -38,9 +39,18 @@ def contrastive_loss(queries: torch.Tensor, documents: torch.Tensor, temperature
     all_queries = gather_with_grad(queries)
     if teacher is None:
         return info_nce(all_queries, all_docs, temperature)
-    teacher_docs = torch.cat([gather_with_grad(teacher.documents[:n]), gather_with_grad(teacher.documents[n:])])
-    return info_nce_distilled(all_queries, all_docs, temperature, gather_with_grad(teacher.queries), teacher_docs,
-                              teacher.weight, teacher.temperature)
+    teacher_docs = torch.cat(
+        [gather_with_grad(teacher.documents[:n]), gather_with_grad(teacher.documents[n:])]
+    )
+    return info_nce_distilled(
+        all_queries,
+        all_docs,
+        temperature,
+        gather_with_grad(teacher.queries),
+        teacher_docs,
+        teacher.weight,
+        teacher.temperature,
+    )
 
 
 def rng_state() -> tuple:
@@ -70,20 +80,30 @@ def chunks(inputs: Inputs, size: int) -> list[Inputs]:
     return out
 
 
-def backward_plain(model, batch: Batch, temperature: float,
-                   autocast: Callable[[], contextlib.AbstractContextManager],
-                   backward: Backward = torch.Tensor.backward) -> float:
+def backward_plain(
+    model,
+    batch: Batch,
+    temperature: float,
+    autocast: Callable[[], contextlib.AbstractContextManager],
+    backward: Backward = torch.Tensor.backward,
+) -> float:
     """Encode everything with a graph, back-propagate the loss; returns the loss."""
     with autocast():
-        loss = contrastive_loss(encode(model, batch.queries), encode(model, batch.documents), temperature,
-                                batch.teacher)
+        loss = contrastive_loss(
+            encode(model, batch.queries), encode(model, batch.documents), temperature, batch.teacher
+        )
     backward(loss)
     return float(loss.detach())
 
 
-def backward_grad_cache(model, batch: Batch, temperature: float, chunk_size: int,
-                        autocast: Callable[[], contextlib.AbstractContextManager],
-                        backward: Backward = torch.Tensor.backward) -> float:
+def backward_grad_cache(
+    model,
+    batch: Batch,
+    temperature: float,
+    chunk_size: int,
+    autocast: Callable[[], contextlib.AbstractContextManager],
+    backward: Backward = torch.Tensor.backward,
+) -> float:
     """GradCache: the plain step's gradients in chunk-sized memory; returns the loss.
 
     Chunks are encoded largest first; the smallest, encoded last, keeps its graph from the first
@@ -115,12 +135,14 @@ def backward_grad_cache(model, batch: Batch, temperature: float, chunk_size: int
     return loss
 
 
-def embedding_gradients(reps: list[torch.Tensor], n_query_chunks: int, temperature: float,
-                        teacher: Teacher | None = None) -> tuple[float, list[torch.Tensor]]:
+def embedding_gradients(
+    reps: list[torch.Tensor], n_query_chunks: int, temperature: float, teacher: Teacher | None = None
+) -> tuple[float, list[torch.Tensor]]:
     """The loss over chunk embeddings (query chunks first) and its gradient with respect to each chunk."""
     leaves = [rep.detach().requires_grad_() for rep in reps]
-    loss = contrastive_loss(torch.cat(leaves[:n_query_chunks]), torch.cat(leaves[n_query_chunks:]), temperature,
-                            teacher)
+    loss = contrastive_loss(
+        torch.cat(leaves[:n_query_chunks]), torch.cat(leaves[n_query_chunks:]), temperature, teacher
+    )
     loss.backward()
     return float(loss.detach()), [leaf.grad for leaf in leaves]
 
@@ -145,10 +167,20 @@ class StepRunner:
     """One optimisation step (seeded dropout, plain or GradCache backward, gradient sum, clip, update),
     checkpoints and export; every process calls each method (``trainer.zero`` subclasses it)."""
 
-    def __init__(self, model, params, optimizer, scheduler, config: TrainConfig, device: torch.device,
-                 encoder: torch.nn.Module | None = None):
+    def __init__(
+        self,
+        model,
+        params,
+        optimizer,
+        scheduler,
+        config: TrainConfig,
+        device: torch.device,
+        encoder: torch.nn.Module | None = None,
+    ):
         self.model, self.params, self.optimizer, self.scheduler = model, params, optimizer, scheduler
-        self.encoder = model if encoder is None else encoder  # what the step runs: the model or its PrefixModel
+        self.encoder = (
+            model if encoder is None else encoder
+        )  # what the step runs: the model or its PrefixModel
         self.config = config
         self.autocast = autocast_for(device, config.mixed_precision)
 
@@ -158,8 +190,9 @@ class StepRunner:
         torch.manual_seed(self.config.seed * 1_000_003 + step)
         optim = self.config.optim
         if optim.chunk_size:
-            loss = backward_grad_cache(self.encoder, batch, optim.temperature, optim.chunk_size, self.autocast,
-                                       self.backward)
+            loss = backward_grad_cache(
+                self.encoder, batch, optim.temperature, optim.chunk_size, self.autocast, self.backward
+            )
         else:
             loss = backward_plain(self.encoder, batch, optim.temperature, self.autocast, self.backward)
         self.update()

@@ -28,13 +28,16 @@ class TeacherScorer:
         self.vectors: dict[tuple[str, str | None], np.ndarray] = {}
 
     def _embed(self, texts: Sequence[str], instructions: Sequence[str | None]) -> np.ndarray:
-        keys = list(zip(texts, instructions))
+        keys = list(zip(texts, instructions, strict=True))
         todo = list(dict.fromkeys(k for k in keys if k not in self.vectors))
         for instruction in dict.fromkeys(i for _, i in todo):
             group = [t for t, i in todo if i == instruction]
-            vectors = (self.encoder.encode_documents(group) if instruction is None
-                       else self.encoder.encode_queries(group, instruction))
-            self.vectors.update(zip(((t, instruction) for t in group), vectors))
+            vectors = (
+                self.encoder.encode_documents(group)
+                if instruction is None
+                else self.encoder.encode_queries(group, instruction)
+            )
+            self.vectors.update(zip(((t, instruction) for t in group), vectors, strict=True))
         return np.stack([self.vectors[k] for k in keys])
 
     def query_vectors(self, examples: Sequence[Example]) -> np.ndarray:
@@ -49,7 +52,7 @@ class TeacherScorer:
             return list(examples)
         queries = self.query_vectors(examples)
         out = []
-        for ex, query in zip(examples, queries):
+        for ex, query in zip(examples, queries, strict=True):
             if ex.negative:
                 positive, negative = self.document_vectors([ex.positive, ex.negative])
                 if float(query @ negative) > float(query @ positive):

@@ -34,10 +34,15 @@ def batch_schedule(examples: list[Example], config: TrainConfig) -> list[list[in
     lengths = [len(ex.positive) + len(ex.negative or "") for ex in examples]
     needed, schedule, epoch = config.optim.max_steps * size, [], 0
     while len(schedule) < needed:
-        epoch_batches = list(bucketed_batches(lengths, config.optim.batch_size, config.optim.bucket_batches,
-                                              seed=config.seed + epoch))
+        epoch_batches = list(
+            bucketed_batches(
+                lengths, config.optim.batch_size, config.optim.bucket_batches, seed=config.seed + epoch
+            )
+        )
         if not epoch_batches:
-            raise ValueError(f"{len(examples)} examples are fewer than one batch of {config.optim.batch_size}")
+            raise ValueError(
+                f"{len(examples)} examples are fewer than one batch of {config.optim.batch_size}"
+            )
         schedule += epoch_batches
         epoch += 1
     return schedule[rank:needed:size]
@@ -56,7 +61,10 @@ def train(config: TrainConfig, progress: bool = True, stop_after: int | None = N
     if checkpoint.is_dir():
         step, earlier_seconds = run.steps.load(checkpoint)
     last = min(config.optim.max_steps, stop_after or config.optim.max_steps)
-    elapsed = lambda: earlier_seconds + time.time() - started
+
+    def elapsed() -> float:
+        return earlier_seconds + time.time() - started
+
     loss = run_steps(run, config, step, last, progress, elapsed)
     wall = elapsed()
     result = TrainResult(Path(config.output_dir) / "adapter", last, loss, wall, run.counts)
@@ -102,8 +110,12 @@ def setup(config: TrainConfig) -> Run:
     Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     examples, counts = build_dataset(config.data, config.leak, config.seed)
     model, tokenizer, optimizer, scheduler, steps = build(config, device)
-    collator = Collator(tokenizer, get_template(config.model.template), config.model.query_max_length,
-                        config.model.doc_max_length)
+    collator = Collator(
+        tokenizer,
+        get_template(config.model.template),
+        config.model.query_max_length,
+        config.model.doc_max_length,
+    )
     teacher = TeacherScorer(config.distill) if config.distill.teacher else None
     return Run(examples, counts, model, collator, optimizer, scheduler, steps, device, teacher)
 
@@ -140,16 +152,19 @@ def prefix_cache_key(config: TrainConfig) -> str:
     return f"{model}-frozen{config.model.frozen_layers}-{adapter}"
 
 
-def run_steps(run: Run, config: TrainConfig, step: int, last: int, progress: bool,
-              elapsed: Callable[[], float]) -> float:
+def run_steps(
+    run: Run, config: TrainConfig, step: int, last: int, progress: bool, elapsed: Callable[[], float]
+) -> float:
     """Steps ``step`` .. ``last - 1`` with progress bar, logs and periodic checkpoints; the last loss
     (the last logged one if no step is left)."""
     schedule = batch_schedule(run.examples, config)
     checkpoint = Path(config.output_dir) / "checkpoint"
     loss = last_logged_loss(Path(config.output_dir))
     batch_examples = config.optim.batch_size * world()[1]
-    with tqdm(total=config.optim.max_steps, initial=step, desc="training", disable=not progress) as bar, \
-            LogWriter(Path(config.output_dir), config) as logger:
+    with (
+        tqdm(total=config.optim.max_steps, initial=step, desc="training", disable=not progress) as bar,
+        LogWriter(Path(config.output_dir), config) as logger,
+    ):
         while step < last:
             batch = run.make_batch([run.examples[i] for i in schedule[step]])
             loss, seconds = run.steps.run(step, batch)
@@ -158,22 +173,32 @@ def run_steps(run: Run, config: TrainConfig, step: int, last: int, progress: boo
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.1e}")
             if step % config.log_every == 0 or step == last:
-                logger.write(step=step, loss=loss, lr=lr, seconds=seconds, examples_seen=step * batch_examples,
-                             examples_per_s=batch.size * world()[1] / seconds)
+                logger.write(
+                    step=step,
+                    loss=loss,
+                    lr=lr,
+                    seconds=seconds,
+                    examples_seen=step * batch_examples,
+                    examples_per_s=batch.size * world()[1] / seconds,
+                )
             evaluate = config.eval_every and step % config.eval_every == 0
             if (step % config.save_every == 0 and step < last) or evaluate:
                 run.steps.save(checkpoint, step, elapsed())
             if evaluate and world()[0] == 0:
                 from .dev import dev_evaluate
 
-                logger.write(step=step, **{f"dev {k}": v for k, v in dev_evaluate(checkpoint, config).items()})
+                logger.write(
+                    step=step, **{f"dev {k}": v for k, v in dev_evaluate(checkpoint, config).items()}
+                )
     return loss
 
 
 def last_logged_loss(folder: Path) -> float:
     """The loss of the last step in ``log.jsonl`` (NaN before any)."""
     path = folder / "log.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
+    rows = (
+        [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
+    )
     return next((row["loss"] for row in reversed(rows) if "loss" in row), float("nan"))
 
 

@@ -52,8 +52,9 @@ def read_config(config: TrainConfig, world_size: int, hidden_size: int, device: 
         raise ValueError(f"DeepSpeed config {path} is not valid JSON: {err}") from err
     owned = [key for key in ("optimizer", "scheduler") if key in raw]
     if owned:
-        raise ValueError(f"DeepSpeed config {path}: remove {owned}; the trainer builds AdamW and its "
-                         "schedule from [optim]")
+        raise ValueError(
+            f"DeepSpeed config {path}: remove {owned}; the trainer builds AdamW and its schedule from [optim]"
+        )
     optim = config.optim
     decided = {
         "train_micro_batch_size_per_gpu": optim.batch_size,
@@ -61,16 +62,24 @@ def read_config(config: TrainConfig, world_size: int, hidden_size: int, device: 
         "gradient_clipping": optim.max_grad_norm,
         "gradient_accumulation_steps": 1,  # in-batch negatives need the whole batch in one loss
     }
-    zero = {"reduce_bucket_size": hidden_size**2, "stage3_prefetch_bucket_size": int(0.9 * hidden_size**2),
-            "stage3_param_persistence_threshold": 10 * hidden_size}
-    resolved = {**raw, **{key: _agree(path, key, raw.get(key, "auto"), value) for key, value in decided.items()}}
+    zero = {
+        "reduce_bucket_size": hidden_size**2,
+        "stage3_prefetch_bucket_size": int(0.9 * hidden_size**2),
+        "stage3_param_persistence_threshold": 10 * hidden_size,
+    }
+    resolved = {
+        **raw,
+        **{key: _agree(path, key, raw.get(key, "auto"), value) for key, value in decided.items()},
+    }
     precision = {"bf16": config.mixed_precision and device.type == "cuda", "fp16": False}  # as autocast_for
     for key, enabled in precision.items():
         given = raw.get(key, {}).get("enabled", "auto")
         resolved[key] = {**raw.get(key, {}), "enabled": _agree(path, f"{key}.enabled", given, enabled)}
     section = dict(raw.get("zero_optimization", {}))
-    resolved["zero_optimization"] = {**section, **{key: value for key, value in zero.items()
-                                                   if section.get(key) == "auto"}}
+    resolved["zero_optimization"] = {
+        **section,
+        **{key: value for key, value in zero.items() if section.get(key) == "auto"},
+    }
     left = [key for key, value in _flatten(resolved) if value == "auto"]
     if left:
         raise ValueError(f"DeepSpeed config {path}: no value for {left}; write them out")
@@ -81,8 +90,10 @@ def _agree(path: Path, key: str, given, decided):
     """``decided`` for ``"auto"`` (or a value equal to it); a different value is an error."""
     if given == "auto" or given == decided:
         return decided
-    raise ValueError(f"DeepSpeed config {path}: {key} = {given!r} contradicts the training config ({decided!r}); "
-                     'use "auto"')
+    raise ValueError(
+        f"DeepSpeed config {path}: {key} = {given!r} contradicts the training config ({decided!r}); "
+        'use "auto"'
+    )
 
 
 def _flatten(tree: dict, prefix: str = ""):
@@ -129,8 +140,9 @@ def zero_setup(config: TrainConfig, device: torch.device, settings: dict):
     dtype = torch.bfloat16 if settings["bf16"]["enabled"] else torch.float32
     model, tokenizer = build_model(config.model, dtype=dtype)
     optimizer, scheduler = make_optimizer(trainable_parameters(model), config)
-    engine, optimizer, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
-                                                           config=settings)
+    engine, optimizer, _, scheduler = deepspeed.initialize(
+        model=model, optimizer=optimizer, lr_scheduler=scheduler, config=settings
+    )
     engine.train()
     return engine, tokenizer, optimizer, scheduler, ZeroStepRunner(engine, config, device)
 
@@ -157,8 +169,12 @@ class ZeroStepRunner(StepRunner):
         if world()[0] == 0:
             shutil.rmtree(staging, ignore_errors=True)
         dist.barrier()
-        self.engine.save_checkpoint(str(staging), tag=CHECKPOINT_TAG, exclude_frozen_parameters=True,
-                                    client_state={"step": step, "wall_seconds": wall_seconds})
+        self.engine.save_checkpoint(
+            str(staging),
+            tag=CHECKPOINT_TAG,
+            exclude_frozen_parameters=True,
+            client_state={"step": step, "wall_seconds": wall_seconds},
+        )
         with self.gathered():
             if world()[0] == 0:
                 self.engine.module.save_pretrained(staging)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 # Deprecation notices of transformers / sentence-transformers (and of the calls our backends make into
 # them) are for developers; the app's users cannot act on them.
-warnings.filterwarnings("ignore", category=FutureWarning,
-                        module=r"(transformers|sentence_transformers|embedder\.backends)(\.|$)")
+warnings.filterwarnings(
+    "ignore", category=FutureWarning, module=r"(transformers|sentence_transformers|embedder\.backends)(\.|$)"
+)
 
 # Streamlit puts ui/ itself on sys.path, where its modules would shadow installed packages of the same
 # name; the pages import ``ui.*`` from the checkout root instead.
@@ -22,9 +23,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE.parent]
 if str(HERE.parents[1]) not in sys.path:
     sys.path.insert(0, str(HERE.parents[1]))
 
-import streamlit as st
+import streamlit as st  # noqa: E402 (after the path fix above)
 
-from ui.session import settings
+from ui.session import settings  # noqa: E402
 
 st.set_page_config(page_title="e5: search your files", page_icon=":material/manage_search:", layout="wide")
 

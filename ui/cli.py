@@ -14,8 +14,12 @@ import rag.cli
 import trainer.cli
 import trainer.synth.cli
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
-                  help="LLM-based text embeddings and retrieval (E5-mistral recipe).")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="LLM-based text embeddings and retrieval (E5-mistral recipe).",
+)
 
 for package_cli in (embedder.cli, rag.cli, trainer.cli, trainer.synth.cli, embedder.evaluation.cli):
     package_cli.register(app)

@@ -75,7 +75,8 @@ def load_config() -> UIConfig:
         device=_env("E5_UI_DEVICE") or "auto",
         data_root=Path(data_root).expanduser() if data_root else default_data_root(),
         allowed_roots=tuple(Path(p).expanduser().resolve() for p in roots.split(os.pathsep) if p)
-        if roots else default_allowed_roots(),
+        if roots
+        else default_allowed_roots(),
         embed_base_url=_env("E5_EMBED_BASE_URL", "OPENAI_BASE_URL"),
         chat_base_url=_env("E5_CHAT_BASE_URL", "OPENAI_BASE_URL"),
         chat_model=_env("E5_CHAT_MODEL"),

@@ -16,10 +16,28 @@ from rag.search import Hit
 SNIPPET_CHARS = 600
 MARKDOWN = (".md", ".markdown")
 TEXT = (".txt", ".pdf", ".docx", ".html", ".htm", ".rst", ".csv", ".tsv")
-LANGUAGES = {".py": "python", ".js": "javascript", ".ts": "typescript", ".sh": "bash", ".toml": "toml",
-             ".json": "json", ".yaml": "yaml", ".yml": "yaml", ".sql": "sql", ".c": "c", ".h": "c",
-             ".cpp": "cpp", ".rs": "rust", ".go": "go", ".java": "java", ".ipynb": "json", ".cfg": "ini",
-             ".ini": "ini", ".xml": "xml", ".css": "css"}
+LANGUAGES = {
+    ".py": "python",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".sh": "bash",
+    ".toml": "toml",
+    ".json": "json",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".sql": "sql",
+    ".c": "c",
+    ".h": "c",
+    ".cpp": "cpp",
+    ".rs": "rust",
+    ".go": "go",
+    ".java": "java",
+    ".ipynb": "json",
+    ".cfg": "ini",
+    ".ini": "ini",
+    ".xml": "xml",
+    ".css": "css",
+}
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~=:])")
 TERM = re.compile(r"\w{3,}")
 
@@ -72,7 +90,7 @@ def cut_line(text: str, start: int, end: int, terms: set[str], width: int) -> tu
     line = text[start:end].lower()
     first = min((line.index(term) for term in terms if term in line), default=0)
     left = max(start, min(start + first - width // 3, end - width))
-    if left > start and " " in text[left:left + width // 3]:
+    if left > start and " " in text[left : left + width // 3]:
         left = text.index(" ", left) + 1
     right = min(end, left + width)
     if right < end and " " in text[left:right]:

@@ -38,9 +38,14 @@ class SessionSettings:
 
     @classmethod
     def from_config(cls, config: UIConfig) -> SessionSettings:
-        return cls(model=config.model, adapter=config.adapter, device=config.device,
-                   embed_base_url=config.embed_base_url, chat_base_url=config.chat_base_url,
-                   chat_model=config.chat_model)
+        return cls(
+            model=config.model,
+            adapter=config.adapter,
+            device=config.device,
+            embed_base_url=config.embed_base_url,
+            chat_base_url=config.chat_base_url,
+            chat_model=config.chat_model,
+        )
 
     def embed_api_key(self) -> str | None:
         return self.embed_key or os.environ.get("OPENAI_API_KEY") or None

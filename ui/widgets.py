@@ -36,11 +36,19 @@ def readable_errors(action: str) -> Iterator[None]:
 def instruction_picker(key: str, default_task: str = DEFAULT_TASK) -> str:
     """A preset task instruction (the paper's, per task) or one written by the user; applied to queries only."""
     options = [*TASKS, CUSTOM]
-    task = st.selectbox("Task instruction", options, index=options.index(default_task), key=f"{key}_task",
-                        help="Prepended to the query only (documents are encoded without instruction).")
+    task = st.selectbox(
+        "Task instruction",
+        options,
+        index=options.index(default_task),
+        key=f"{key}_task",
+        help="Prepended to the query only (documents are encoded without instruction).",
+    )
     if task == CUSTOM:
-        return st.text_input("Your instruction", key=f"{key}_custom",
-                             placeholder="Given a question, retrieve passages that answer it").strip()
+        return st.text_input(
+            "Your instruction",
+            key=f"{key}_custom",
+            placeholder="Given a question, retrieve passages that answer it",
+        ).strip()
     st.caption(f"Instruct: {TASKS[task]}")
     return TASKS[task]
 
@@ -60,7 +68,10 @@ class ProgressBar:
         if stage != self.stage:
             self.stage, self.started, self.first_done = stage, time.monotonic(), done
         fraction = min(done / total, 1.0) if total else 1.0
-        self.bar.progress(fraction, text=f"{stage}: {done:,}/{total:,}{time_left(self.started, self.first_done, done, total)}")
+        self.bar.progress(
+            fraction,
+            text=f"{stage}: {done:,}/{total:,}{time_left(self.started, self.first_done, done, total)}",
+        )
 
     def done(self, text: str) -> None:
         self.bar.progress(1.0, text=text)
@@ -70,9 +81,16 @@ def mode_picker(key: str) -> str | None:
     """Retrieval mode for ``rag.search``: ``None`` (auto: hybrid where the collection has a lexical index)."""
     from rag.search import MODES
 
-    mode = st.radio("Retrieval", ("auto", *MODES), horizontal=True, key=f"{key}-mode",
-                    help="auto: hybrid (dense + lexical, fused) where the collection has a lexical index, else dense")
+    mode = st.radio(
+        "Retrieval",
+        ("auto", *MODES),
+        horizontal=True,
+        key=f"{key}-mode",
+        help="auto: hybrid (dense + lexical, fused) where the collection has a lexical index, else dense",
+    )
     return None if mode == "auto" else mode
+
+
 def time_left(started: float, first_done: int, done: int, total: int, now: float | None = None) -> str:
     """``", about 40 s left"`` from the rate since the stage's first report; ``""`` before there is one."""
     if done >= total:

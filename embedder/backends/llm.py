@@ -46,8 +46,12 @@ class LLMEncoder:
         self.device = pick_device(config.device)
         model_dir = resolve_model(config.model)
         self.tokenizer = load_tokenizer(model_dir)
-        self.model = load_backbone(model_dir, dtype=pick_dtype(config.dtype, self.device),
-                                   num_layers=config.num_layers, adapter=config.adapter)
+        self.model = load_backbone(
+            model_dir,
+            dtype=pick_dtype(config.dtype, self.device),
+            num_layers=config.num_layers,
+            adapter=config.adapter,
+        )
         self.model.to(self.device).eval()
         if config.packing:
             self.model.set_attn_implementation(PACKED_ATTENTION)
@@ -67,18 +71,26 @@ class LLMEncoder:
         return "llm:" + "/".join(parts)
 
     def encode_queries(self, texts: list[str], instruction: str) -> np.ndarray:
-        return self.encode_wrapped(check_texts(texts), lambda text: self.template.format_query(instruction, text))
+        return self.encode_wrapped(
+            check_texts(texts), lambda text: self.template.format_query(instruction, text)
+        )
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         return self.encode_wrapped(check_texts(texts), self.template.format_document)
 
     def encode_wrapped(self, texts: list[str], wrap) -> np.ndarray:
         """Encode texts inside their prompt template, cutting over-long texts so the template survives."""
-        formatted, truncated = fit_in_template(self.tokenizer, texts, [wrap] * len(texts), self.config.max_length)
+        formatted, truncated = fit_in_template(
+            self.tokenizer, texts, [wrap] * len(texts), self.config.max_length
+        )
         vectors = self.encode_raw(formatted)
         if truncated:
-            log.warning("%d of %d texts exceeded max_length=%d tokens and were truncated",
-                        truncated, len(texts), self.config.max_length)
+            log.warning(
+                "%d of %d texts exceeded max_length=%d tokens and were truncated",
+                truncated,
+                len(texts),
+                self.config.max_length,
+            )
         self.last_truncated = truncated
         return vectors
 
@@ -95,7 +107,9 @@ class LLMEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids, self.last_truncated = tokenize_with_eos(self.tokenizer, texts, self.config.max_length)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        show = self.show_progress if self.show_progress is not None else len(texts) > 4 * self.config.batch_size
+        show = (
+            self.show_progress if self.show_progress is not None else len(texts) > 4 * self.config.batch_size
+        )
         with tqdm(total=len(texts), desc="encoding", unit="text", disable=not show) as bar:
             for batch in self.batches([len(r) for r in ids]):
                 out[batch] = self.forward([ids[i] for i in batch])

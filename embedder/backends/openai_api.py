@@ -12,7 +12,9 @@ INSTRUCTION_MODES = ("none", "field", "prefix")
 MAX_REQUEST_TOKENS = 250_000  # OpenAI caps one embeddings request at 300k tokens; keep a margin
 
 
-def request_batches(texts: list[str], max_inputs: int, max_tokens: int = MAX_REQUEST_TOKENS) -> list[list[str]]:
+def request_batches(
+    texts: list[str], max_inputs: int, max_tokens: int = MAX_REQUEST_TOKENS
+) -> list[list[str]]:
     """Split inputs so each request stays within the API's input-count and token limits
     (tokens estimated at 3 characters each, a conservative figure for English)."""
     batches: list[list[str]] = [[]]
@@ -36,9 +38,18 @@ class OpenAIEncoder:
     ``prefix`` (the paper's ``Instruct: ...\\nQuery: ...`` text, for servers that embed raw text).
     """
 
-    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
-                 dimensions: int | None = None, batch_size: int = 256, timeout: float = 60.0,
-                 max_retries: int = 5, instruction_mode: str | None = None):
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        dimensions: int | None = None,
+        batch_size: int = 256,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        instruction_mode: str | None = None,
+    ):
         base_url, api_key = endpoint(base_url, api_key)
         if not api_key and base_url is None:
             raise ValueError(
@@ -48,7 +59,12 @@ class OpenAIEncoder:
         if mode not in INSTRUCTION_MODES:
             raise ValueError(f"instruction_mode must be one of {INSTRUCTION_MODES}, got {mode!r}")
         self.client = openai_client(base_url, api_key, timeout=timeout, max_retries=max_retries)
-        self.model, self.dimensions, self.batch_size, self.instruction_mode = model, dimensions, batch_size, mode
+        self.model, self.dimensions, self.batch_size, self.instruction_mode = (
+            model,
+            dimensions,
+            batch_size,
+            mode,
+        )
         self.name = f"openai:{model}" + (f"@{dimensions}" if dimensions else "")
         self.usage_tokens = 0
         self._dim: int | None = dimensions
@@ -75,7 +91,9 @@ class OpenAIEncoder:
         chunks = []
         kwargs = {"dimensions": self.dimensions} if self.dimensions else {}
         for batch in request_batches(texts, self.batch_size):
-            response = self.client.embeddings.create(model=self.model, input=batch, extra_body=extra_body, **kwargs)
+            response = self.client.embeddings.create(
+                model=self.model, input=batch, extra_body=extra_body, **kwargs
+            )
             self.usage_tokens += response.usage.prompt_tokens if response.usage else 0
             chunks.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
         vectors = l2_normalize(np.asarray(chunks, dtype=np.float32))

@@ -23,8 +23,15 @@ def minilm_path() -> str:
 class SentenceTransformerEncoder:
     """Any sentence-transformers model folder. Symmetric models ignore the instruction."""
 
-    def __init__(self, model_path: str, *, name: str | None = None, batch_size: int = 64,
-                 device: str | None = None, use_instruction: bool = False):
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        name: str | None = None,
+        batch_size: int = 64,
+        device: str | None = None,
+        use_instruction: bool = False,
+    ):
         from sentence_transformers import SentenceTransformer
 
         if not Path(model_path).exists():
@@ -47,6 +54,10 @@ class SentenceTransformerEncoder:
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
-                                    show_progress_bar=len(texts) > 4 * self.batch_size)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            show_progress_bar=len(texts) > 4 * self.batch_size,
+        )
         return l2_normalize(vectors)

@@ -34,10 +34,13 @@ class BM25Retriever:
         index = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
         index.index(self.tokenize(dataset.document_texts()), show_progress=False)
         query_ids = list(dataset.queries)
-        docs, scores = index.retrieve(self.tokenize(list(dataset.queries.values())), k=min(k, len(doc_ids)),
-                                      show_progress=False)
-        return {qid: {doc_ids[d]: float(s) for d, s in zip(row, score) if s > 0}
-                for qid, row, score in zip(query_ids, docs, scores)}
+        docs, scores = index.retrieve(
+            self.tokenize(list(dataset.queries.values())), k=min(k, len(doc_ids)), show_progress=False
+        )
+        return {
+            qid: {doc_ids[d]: float(s) for d, s in zip(row, score, strict=True) if s > 0}
+            for qid, row, score in zip(query_ids, docs, scores, strict=True)
+        }
 
     def tokenize(self, texts: list[str]):
         import bm25s

@@ -13,13 +13,21 @@ from ..console import open_encoder, require_extra, run_or_fail
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks: BEIR folders, personalized passkey, comparisons.")
 
 PathsArg = Annotated[list[Path], typer.Argument(help="BEIR folders (corpus.jsonl, queries.jsonl, qrels/)")]
-ModelsOpt = Annotated[list[str], typer.Option("--model", "-m", help="model spec (repeatable); `bm25` and "
-                                                "`hybrid:<spec>` (BM25 fused with that encoder) too")]
+ModelsOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--model",
+        "-m",
+        help="model spec (repeatable); `bm25` and `hybrid:<spec>` (BM25 fused with that encoder) too",
+    ),
+]
 SplitOpt = Annotated[str, typer.Option(help="qrels split to evaluate")]
 MaxQueriesOpt = Annotated[int | None, typer.Option(help="seeded subset: at most N judged queries")]
 MaxDocsOpt = Annotated[int | None, typer.Option(help="seeded subset: relevant docs + random others up to M")]
 SeedOpt = Annotated[int, typer.Option(help="subset seed")]
-InstructionOpt = Annotated[str | None, typer.Option(help="query instruction (default: the dataset's paper one)")]
+InstructionOpt = Annotated[
+    str | None, typer.Option(help="query instruction (default: the dataset's paper one)")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 
@@ -41,36 +49,74 @@ def print_results(results, as_json: bool, title: str) -> None:
 
 
 @bench.command("beir")
-def beir_command(paths: PathsArg, model: ModelsOpt = ["default"], split: SplitOpt = "test",  # noqa: B006
-                 max_queries: MaxQueriesOpt = None, max_docs: MaxDocsOpt = None, seed: SeedOpt = 0,
-                 instruction: InstructionOpt = None, as_json: JsonOpt = False,
-                 save: Annotated[bool, typer.Option(help="store results in the results database")] = True,
-                 max_length: Annotated[int | None, typer.Option(help="max tokens per text for LLM models")] = None,
-                 ) -> None:
+def beir_command(
+    paths: PathsArg,
+    model: ModelsOpt = ["default"],  # noqa: B006 (typer reads the default; never mutated)
+    split: SplitOpt = "test",
+    max_queries: MaxQueriesOpt = None,
+    max_docs: MaxDocsOpt = None,
+    seed: SeedOpt = 0,
+    instruction: InstructionOpt = None,
+    as_json: JsonOpt = False,
+    save: Annotated[bool, typer.Option(help="store results in the results database")] = True,
+    max_length: Annotated[int | None, typer.Option(help="max tokens per text for LLM models")] = None,
+) -> None:
     """nDCG@10, Recall@100, MRR@10 and MAP of each model on each BEIR folder."""
     from .runner import run_beir
 
-    results = run_or_fail(run_beir, paths, model, split=split, max_queries=max_queries, max_docs=max_docs,
-                          seed=seed, instruction=instruction, save=save, max_length=max_length)
+    results = run_or_fail(
+        run_beir,
+        paths,
+        model,
+        split=split,
+        max_queries=max_queries,
+        max_docs=max_docs,
+        seed=seed,
+        instruction=instruction,
+        save=save,
+        max_length=max_length,
+    )
     print_results(results, as_json, title=f"BEIR ({split})")
 
 
 @bench.command("compare")
-def compare_command(paths: PathsArg, model: Annotated[list[str] | None, typer.Option(
-                        "--model", "-m", help="model spec (repeatable; default: bm25, minilm, base, default "
-                        "and OpenAI's models when OPENAI_API_KEY is set)")] = None,
-                    split: SplitOpt = "test", max_queries: MaxQueriesOpt = None, max_docs: MaxDocsOpt = None,
-                    seed: SeedOpt = 0, instruction: InstructionOpt = None,
-                    metric: Annotated[str, typer.Option(help="metric for the table and chart")] = "ndcg_at_10",
-                    chart: Annotated[Path | None, typer.Option(help="bar chart PNG (default: $E5_HOME/figures/)")]
-                    = None, as_json: JsonOpt = False) -> None:
+def compare_command(
+    paths: PathsArg,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="model spec (repeatable; default: bm25, minilm, base, default "
+            "and OpenAI's models when OPENAI_API_KEY is set)",
+        ),
+    ] = None,
+    split: SplitOpt = "test",
+    max_queries: MaxQueriesOpt = None,
+    max_docs: MaxDocsOpt = None,
+    seed: SeedOpt = 0,
+    instruction: InstructionOpt = None,
+    metric: Annotated[str, typer.Option(help="metric for the table and chart")] = "ndcg_at_10",
+    chart: Annotated[Path | None, typer.Option(help="bar chart PNG (default: $E5_HOME/figures/)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Several encoders (API models included) on the same BEIR sets: table, bar chart, cost, wall time."""
     from rich.console import Console
 
     from .compare import compare, comparison_table
 
-    comparison = run_or_fail(compare, paths, model, split=split, max_queries=max_queries, max_docs=max_docs,
-                             seed=seed, instruction=instruction, metric=metric, chart=chart)
+    comparison = run_or_fail(
+        compare,
+        paths,
+        model,
+        split=split,
+        max_queries=max_queries,
+        max_docs=max_docs,
+        seed=seed,
+        instruction=instruction,
+        metric=metric,
+        chart=chart,
+    )
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in comparison.results], indent=2))
         return
@@ -79,10 +125,14 @@ def compare_command(paths: PathsArg, model: Annotated[list[str] | None, typer.Op
 
 
 @bench.command("mteb")
-def mteb_command(path: Annotated[Path, typer.Argument(help="a BEIR folder")],
-                 model: Annotated[str, typer.Option("--model", "-m", help="model spec")] = "default",
-                 split: SplitOpt = "test", max_queries: MaxQueriesOpt = None, max_docs: MaxDocsOpt = None,
-                 seed: SeedOpt = 0) -> None:
+def mteb_command(
+    path: Annotated[Path, typer.Argument(help="a BEIR folder")],
+    model: Annotated[str, typer.Option("--model", "-m", help="model spec")] = "default",
+    split: SplitOpt = "test",
+    max_queries: MaxQueriesOpt = None,
+    max_docs: MaxDocsOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
     """Score a BEIR folder through mteb itself (its evaluator, our encoder wrapper); prints mteb's scores."""
     require_extra("mteb", "bench", "e5 bench mteb")
     from ..datasets import load_beir, subset
@@ -91,7 +141,9 @@ def mteb_command(path: Annotated[Path, typer.Argument(help="a BEIR folder")],
     dataset = run_or_fail(subset, run_or_fail(load_beir, path, split), max_queries, max_docs, seed)
     scores = run_mteb(open_encoder(model), dataset)
     keys = ("ndcg_at_10", "recall_at_100", "mrr_at_10", "map_at_100", "main_score")
-    typer.echo(json.dumps({"model": model, "dataset": dataset.label, **{k: scores[k] for k in keys}}, indent=2))
+    typer.echo(
+        json.dumps({"model": model, "dataset": dataset.label, **{k: scores[k] for k in keys}}, indent=2)
+    )
 
 
 @bench.command("results")
@@ -126,8 +178,12 @@ def passkey_command(
     candidates: Annotated[int, typer.Option(help="documents (persons) per length")] = 100,
     seed: SeedOpt = 0,
     rope_theta: Annotated[float | None, typer.Option(help="override the RoPE base (LLMs)")] = None,
-    sliding_window: Annotated[int | None, typer.Option(help="attention sliding window (where supported)")] = None,
-    plot: Annotated[Path | None, typer.Option(help="PNG of accuracy vs length (default: $E5_HOME/figures/)")] = None,
+    sliding_window: Annotated[
+        int | None, typer.Option(help="attention sliding window (where supported)")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="PNG of accuracy vs length (default: $E5_HOME/figures/)")
+    ] = None,
     as_json: JsonOpt = False,
     save: Annotated[bool, typer.Option(help="store results in the results database")] = True,
 ) -> None:
@@ -155,11 +211,16 @@ def passkey_command(
 def compare_query_command(
     path: Annotated[Path, typer.Argument(help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")],
     query: Annotated[str, typer.Argument(help="the query")],
-    model: Annotated[list[str], typer.Option("--model", "-m", help="model spec (repeatable); `bm25` too")]
-    = ["minilm", "bm25"],  # noqa: B006
+    model: Annotated[list[str], typer.Option("--model", "-m", help="model spec (repeatable); `bm25` too")] = [  # noqa: B006
+        "minilm",
+        "bm25",
+    ],  # noqa: B006
     k: Annotated[int, typer.Option("-k", help="documents per model", min=1)] = 5,
     max_docs: Annotated[int, typer.Option(help="seeded subset of exactly this many documents")] = 200,
-    split: SplitOpt = "test", seed: SeedOpt = 0, instruction: InstructionOpt = None, as_json: JsonOpt = False,
+    split: SplitOpt = "test",
+    seed: SeedOpt = 0,
+    instruction: InstructionOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """One query through several models over the same corpus: each model's top-k side by side."""
     from dataclasses import asdict
@@ -171,13 +232,20 @@ def compare_query_command(
 
     dataset = run_or_fail(sized_subset, run_or_fail(load_beir, path, split), max_docs, seed=seed)
     models = [run_or_fail(load_model, spec) for spec in model]
-    runs = run_or_fail(compare_query, dataset, models, query, instruction or dataset.default_instruction(), k=k)
+    runs = run_or_fail(
+        compare_query, dataset, models, query, instruction or dataset.default_instruction(), k=k
+    )
     if as_json:
         typer.echo(json.dumps([asdict(run) for run in runs], indent=2))
         return
     for run in runs:
-        how = "lexical" if run.lexical else f"{run.encoded_docs} documents encoded" if run.encoded_docs \
+        how = (
+            "lexical"
+            if run.lexical
+            else f"{run.encoded_docs} documents encoded"
+            if run.encoded_docs
             else "cached document vectors"
+        )
         typer.echo(f"{run.model} ({run.wall_s:.2f}s, {how}; {len(dataset.corpus)} documents)")
         if not run.ids:
             typer.echo(f"  {no_hit_reason(run)}")
@@ -186,5 +254,9 @@ def compare_query_command(
             typer.echo(f"  {rank:>2}. {run.scores[doc_id]:.3f}  {doc_id}  {(title or text)[:70]}")
     if len(runs) > 1:
         table = overlap_table({run.model: run.ids for run in runs})
-        typer.echo("agreement (share of top-k in common): " + "; ".join(
-            f"{a} / {b} {table[a][b]:.0%}" for i, a in enumerate(table) for b in list(table)[i + 1:]))
+        typer.echo(
+            "agreement (share of top-k in common): "
+            + "; ".join(
+                f"{a} / {b} {table[a][b]:.0%}" for i, a in enumerate(table) for b in list(table)[i + 1 :]
+            )
+        )

@@ -26,7 +26,9 @@ API_MODELS = ("openai:text-embedding-3-small", "openai:text-embedding-3-large")
 
 def default_models() -> list[str]:
     """The local baselines, plus OpenAI's models when a key is configured (and no other endpoint)."""
-    api = list(API_MODELS) if os.environ.get("OPENAI_API_KEY") and not os.environ.get("OPENAI_BASE_URL") else []
+    api = (
+        list(API_MODELS) if os.environ.get("OPENAI_API_KEY") and not os.environ.get("OPENAI_BASE_URL") else []
+    )
     return [*LOCAL_MODELS, *api]
 
 
@@ -37,15 +39,33 @@ class Comparison:
     chart: Path
 
 
-def compare(paths: Sequence[str | Path], models: Sequence | None = None, split: str = "test",
-            max_queries: int | None = None, max_docs: int | None = None, seed: int = 0,
-            instruction: str | None = None, metric: str = "ndcg_at_10", chart: Path | None = None,
-            progress: Progress | None = None, store: ResultStore | None = None) -> Comparison:
+def compare(
+    paths: Sequence[str | Path],
+    models: Sequence | None = None,
+    split: str = "test",
+    max_queries: int | None = None,
+    max_docs: int | None = None,
+    seed: int = 0,
+    instruction: str | None = None,
+    metric: str = "ndcg_at_10",
+    chart: Path | None = None,
+    progress: Progress | None = None,
+    store: ResultStore | None = None,
+) -> Comparison:
     """Run every model on every dataset (see ``run_beir``) and draw the bar chart."""
     if metric not in METRIC_NAMES:
         raise ValueError(f"metric must be one of {', '.join(METRIC_NAMES)}; got {metric!r}")
-    results = run_beir(paths, models or default_models(), split=split, max_queries=max_queries,
-                       max_docs=max_docs, seed=seed, instruction=instruction, progress=progress, store=store)
+    results = run_beir(
+        paths,
+        models or default_models(),
+        split=split,
+        max_queries=max_queries,
+        max_docs=max_docs,
+        seed=seed,
+        instruction=instruction,
+        progress=progress,
+        store=store,
+    )
     path = bar_chart(results, chart or figure_path(f"compare-{metric}"), metric)
     return Comparison(results, metric, path)
 
@@ -73,6 +93,11 @@ def comparison_table(comparison: Comparison) -> Table:
         tokens = total([r.tokens for r in rows.values()])
         cost = total([r.cost_usd for r in rows.values()])
         cached = " (cached docs)" if any(r.config.get("cache_hit") for r in rows.values()) else ""
-        table.add_row(model, *scores, f"{wall:.1f}{cached}", "-" if tokens is None else f"{tokens:,}",
-                      "-" if cost is None else f"{cost:.4f}")
+        table.add_row(
+            model,
+            *scores,
+            f"{wall:.1f}{cached}",
+            "-" if tokens is None else f"{tokens:,}",
+            "-" if cost is None else f"{cost:.4f}",
+        )
     return table

@@ -40,7 +40,9 @@ def read_sts_pairs(path: str | Path) -> StsPairs:
         for number, line in enumerate(lines, 1):
             fields = line.rstrip("\n").split("\t")
             if len(fields) < 7:
-                raise ValueError(f"{path}:{number}: expected at least 7 tab-separated fields, got {len(fields)}")
+                raise ValueError(
+                    f"{path}:{number}: expected at least 7 tab-separated fields, got {len(fields)}"
+                )
             try:
                 scores.append(float(fields[4]))
             except ValueError:
@@ -56,7 +58,10 @@ def sts_spearman(encoder, pairs: StsPairs) -> float:
     """Spearman correlation (x100) of cosine(encode_documents(s1), encode_documents(s2)) with the gold scores."""
     from scipy.stats import spearmanr
 
-    a, b = (np.asarray(encoder.encode_documents(list(side)), dtype=np.float64) for side in (pairs.first, pairs.second))
+    a, b = (
+        np.asarray(encoder.encode_documents(list(side)), dtype=np.float64)
+        for side in (pairs.first, pairs.second)
+    )
     cosine = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
     return 100 * float(spearmanr(cosine, pairs.scores).statistic)
 
@@ -92,8 +97,15 @@ def pairs_retrieval_set(path: str | Path) -> tuple[BeirDataset, str]:
     if not qrels:
         raise ValueError(f"{path} has no rows")
     if len(tasks) > 1:
-        raise ValueError(f"{path} mixes {len(tasks)} tasks ({', '.join(sorted(tasks))}); one instruction is needed")
+        raise ValueError(
+            f"{path} mixes {len(tasks)} tasks ({', '.join(sorted(tasks))}); one instruction is needed"
+        )
     task = tasks.pop()
-    dataset = BeirDataset(path.parent.name, path.stem, {doc_id: ("", text) for text, doc_id in corpus.items()},
-                          {query_id: text for text, query_id in queries.items()}, qrels)
+    dataset = BeirDataset(
+        path.parent.name,
+        path.stem,
+        {doc_id: ("", text) for text, doc_id in corpus.items()},
+        {query_id: text for text, query_id in queries.items()},
+        qrels,
+    )
     return dataset, TASKS.get(task.lower(), task)

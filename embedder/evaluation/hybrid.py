@@ -16,15 +16,21 @@ if TYPE_CHECKING:
 
 def fuse_runs(dense: Run, lexical: Run, fusion: FusionConfig) -> Run:
     """Per query, the fused ranking of two runs (``fusion.candidates`` documents from each side)."""
-    return {qid: {f.key: f.score for f in fuse(list(dense.get(qid, {}).items()),
-                                                list(lexical.get(qid, {}).items()), fusion)}
-            for qid in dict.fromkeys([*dense, *lexical])}
+    return {
+        qid: {
+            f.key: f.score
+            for f in fuse(list(dense.get(qid, {}).items()), list(lexical.get(qid, {}).items()), fusion)
+        }
+        for qid in dict.fromkeys([*dense, *lexical])
+    }
 
 
 class HybridRetriever:
     """A dense retriever and BM25 (or any lexical ``Retriever``), fused; tokens are the dense side's."""
 
-    def __init__(self, dense: Retriever, lexical: Retriever | None = None, fusion: FusionConfig | None = None):
+    def __init__(
+        self, dense: Retriever, lexical: Retriever | None = None, fusion: FusionConfig | None = None
+    ):
         self.dense, self.lexical = dense, lexical or BM25Retriever()
         self.fusion = fusion or FusionConfig()
         self.name = f"hybrid:{dense.name}"  # its registry spec

@@ -33,8 +33,12 @@ from ..datasets import BeirDataset
 from ..instructions import resolve_instruction
 
 # mteb task names whose paper instruction sits under another key in ``embedder.instructions``
-MTEB_NAMES = {"fiqa2018": "fiqa", "treccovid": "trec-covid", "climatefever": "climate-fever",
-              "quoraretrieval": "quora"}
+MTEB_NAMES = {
+    "fiqa2018": "fiqa",
+    "treccovid": "trec-covid",
+    "climatefever": "climate-fever",
+    "quoraretrieval": "quora",
+}
 
 
 def task_instruction(task_metadata: TaskMetadata) -> str:
@@ -52,13 +56,26 @@ class MtebEncoder(AbsEncoder):
     def __init__(self, encoder, instructions: dict[str, str] | None = None):
         self.model = encoder
         self.instructions = dict(instructions or {})
-        self.mteb_model_meta = ModelMeta.create_empty(overwrites={
-            "name": "e5/" + re.sub(r"[^\w.-]+", "_", encoder.name), "revision": "local",
-            "similarity_fn_name": ScoringFunction.COSINE, "use_instructions": True, "framework": ["PyTorch"],
-        })
+        self.mteb_model_meta = ModelMeta.create_empty(
+            overwrites={
+                "name": "e5/" + re.sub(r"[^\w.-]+", "_", encoder.name),
+                "revision": "local",
+                "similarity_fn_name": ScoringFunction.COSINE,
+                "use_instructions": True,
+                "framework": ["PyTorch"],
+            }
+        )
 
-    def encode(self, inputs, *, task_metadata: TaskMetadata, hf_split: str, hf_subset: str,
-               prompt_type: PromptType | None = None, **kwargs: Any) -> np.ndarray:
+    def encode(
+        self,
+        inputs,
+        *,
+        task_metadata: TaskMetadata,
+        hf_split: str,
+        hf_subset: str,
+        prompt_type: PromptType | None = None,
+        **kwargs: Any,
+    ) -> np.ndarray:
         texts = [text for batch in inputs for text in batch["text"]]
         if prompt_type == PromptType.document:
             return self.model.encode_documents(texts)
@@ -69,18 +86,36 @@ class MtebEncoder(AbsEncoder):
 def beir_task(dataset: BeirDataset) -> AbsTaskRetrieval:
     """An mteb retrieval task over a loaded BEIR dataset (BEIR conventions: a query never retrieves itself)."""
     metadata = TaskMetadata(
-        name=dataset.name, type="Retrieval", main_score="ndcg_at_10",
-        description=f"BEIR folder '{dataset.label}' from local disk", reference=None,
+        name=dataset.name,
+        type="Retrieval",
+        main_score="ndcg_at_10",
+        description=f"BEIR folder '{dataset.label}' from local disk",
+        reference=None,
         dataset={"path": f"local/{dataset.name}", "revision": dataset.fingerprint},
-        category="t2t", eval_splits=[dataset.split], eval_langs=["eng-Latn"], date=None, dialect=[],
-        domains=[], task_subtypes=[], license="not specified", annotations_creators=None, modalities=["text"],
-        sample_creation=None, bibtex_citation="",
+        category="t2t",
+        eval_splits=[dataset.split],
+        eval_langs=["eng-Latn"],
+        date=None,
+        dialect=[],
+        domains=[],
+        task_subtypes=[],
+        license="not specified",
+        annotations_creators=None,
+        modalities=["text"],
+        sample_creation=None,
+        bibtex_citation="",
     )
     split = RetrievalSplitData(
         queries=Dataset.from_dict({"id": list(dataset.queries), "text": list(dataset.queries.values())}),
-        corpus=Dataset.from_dict({"id": list(dataset.corpus), "title": [t for t, _ in dataset.corpus.values()],
-                                  "text": [x for _, x in dataset.corpus.values()]}),
-        relevant_docs=dataset.qrels, top_ranked=None,
+        corpus=Dataset.from_dict(
+            {
+                "id": list(dataset.corpus),
+                "title": [t for t, _ in dataset.corpus.values()],
+                "text": [x for _, x in dataset.corpus.values()],
+            }
+        ),
+        relevant_docs=dataset.qrels,
+        top_ranked=None,
     )
 
     class LocalBeirTask(AbsTaskRetrieval):

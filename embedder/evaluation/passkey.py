@@ -26,13 +26,69 @@ from tqdm.auto import tqdm
 from .results import Result
 from .retrieval import Progress
 
-FILLER = ("The grass is green.", "The sky is blue.", "The sun is yellow.", "Here we go.", "There and back again.")
-FIRST = ("Ada", "Bruno", "Chiara", "Dmitri", "Elena", "Farid", "Greta", "Hiroshi", "Ines", "Jonas", "Kemal",
-         "Lena", "Mateo", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Samir", "Tilda", "Umar", "Vera",
-         "Wanda", "Xavier", "Yara", "Zoltan")
-LAST = ("Abara", "Berg", "Castro", "Dubois", "Eriksen", "Fontaine", "Gallo", "Haddad", "Ivanova", "Jensen",
-        "Kowalski", "Lindqvist", "Moreau", "Nakamura", "Okafor", "Petrov", "Quispe", "Rossi", "Schmidt",
-        "Tanaka", "Ueda", "Varga", "Weber", "Xu", "Yilmaz", "Zhou")
+FILLER = (
+    "The grass is green.",
+    "The sky is blue.",
+    "The sun is yellow.",
+    "Here we go.",
+    "There and back again.",
+)
+FIRST = (
+    "Ada",
+    "Bruno",
+    "Chiara",
+    "Dmitri",
+    "Elena",
+    "Farid",
+    "Greta",
+    "Hiroshi",
+    "Ines",
+    "Jonas",
+    "Kemal",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Oskar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Samir",
+    "Tilda",
+    "Umar",
+    "Vera",
+    "Wanda",
+    "Xavier",
+    "Yara",
+    "Zoltan",
+)
+LAST = (
+    "Abara",
+    "Berg",
+    "Castro",
+    "Dubois",
+    "Eriksen",
+    "Fontaine",
+    "Gallo",
+    "Haddad",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quispe",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Ueda",
+    "Varga",
+    "Weber",
+    "Xu",
+    "Yilmaz",
+    "Zhou",
+)
 INSTRUCTION = "Given a question about a person's pass key, retrieve the document that contains it"
 LENGTHS = (256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
 TEMPLATE_MARGIN = 32  # room for a prompt template around the document and the EOS token
@@ -43,8 +99,11 @@ TokenCounter = Callable[[list[str]], list[int]]
 def parse_lengths(text: str) -> list[int]:
     """``"256,512,1k,32k"`` -> ``[256, 512, 1024, 32768]``."""
     try:
-        return [int(part[:-1]) * 1024 if part.lower().endswith("k") else int(part)
-                for part in text.replace(" ", "").split(",") if part]
+        return [
+            int(part[:-1]) * 1024 if part.lower().endswith("k") else int(part)
+            for part in text.replace(" ", "").split(",")
+            if part
+        ]
     except ValueError:
         raise ValueError(f"lengths must be comma-separated integers like 256,512,1k; got {text!r}") from None
 
@@ -90,24 +149,27 @@ def fit_filler(target: int, key_tokens: int, cumulative: list[int]) -> int:
     return max(0, bisect.bisect_right(cumulative, target - key_tokens) - 1)
 
 
-def make_task(length: int, count_tokens: TokenCounter = count_words, candidates: int = 100,
-              seed: int = 0) -> PasskeyTask:
+def make_task(
+    length: int, count_tokens: TokenCounter = count_words, candidates: int = 100, seed: int = 0
+) -> PasskeyTask:
     """A seeded task whose documents are about ``length`` tokens long (as ``count_tokens`` counts)."""
     if length < 32:
         raise ValueError(f"passkey length must be at least 32 tokens, got {length}")
     if not 2 <= candidates <= len(FIRST) * len(LAST):
         raise ValueError(f"candidates must be between 2 and {len(FIRST) * len(LAST)}, got {candidates}")
     rng = random.Random(f"{seed}-{length}")
-    names = [f"{first} {last}" for first, last in rng.sample([(f, s) for f in FIRST for s in LAST], candidates)]
+    names = [
+        f"{first} {last}" for first, last in rng.sample([(f, s) for f in FIRST for s in LAST], candidates)
+    ]
     passkeys = [str(rng.randint(10_000, 99_999)) for _ in names]
-    keys = [key_sentence(name, key) for name, key in zip(names, passkeys)]
+    keys = [key_sentence(name, key) for name, key in zip(names, passkeys, strict=True)]
     # Sentences are joined by spaces, so counts add up (up to a token at the seams; measured below);
     # the per-text overhead (BOS/EOS) is counted once, with the key sentence.
     overhead = count_tokens([""])[0]
     per_sentence = [n - overhead for n in count_tokens([f" {s}" for s in FILLER])]
     cumulative = list(np.cumsum([0] + [per_sentence[i % len(FILLER)] for i in range(2 * length)]))
     documents = []
-    for key, key_tokens in zip(keys, count_tokens(keys)):
+    for key, key_tokens in zip(keys, count_tokens(keys), strict=True):
         filler = filler_sentences(fit_filler(length, key_tokens, cumulative))
         at = rng.randint(0, len(filler))
         documents.append(" ".join(filler[:at] + [key] + filler[at:]))
@@ -139,7 +201,9 @@ def max_length_for(encoder, tokens: int):
         encoder.config = config
 
 
-def encode_documents(encoder, task: PasskeyTask, batch: int, progress: Progress | None) -> tuple[np.ndarray, int]:
+def encode_documents(
+    encoder, task: PasskeyTask, batch: int, progress: Progress | None
+) -> tuple[np.ndarray, int]:
     """Document vectors and how many documents were truncated (as the encoder reports, or by count)."""
     chunks, truncated = [], 0
     limit = context_limit(encoder)
@@ -156,8 +220,9 @@ def encode_documents(encoder, task: PasskeyTask, batch: int, progress: Progress 
     return np.concatenate(chunks), truncated
 
 
-def top1_accuracy(encoder, task: PasskeyTask, batch: int = 10,
-                  progress: Progress | None = None) -> tuple[float, int]:
+def top1_accuracy(
+    encoder, task: PasskeyTask, batch: int = 10, progress: Progress | None = None
+) -> tuple[float, int]:
     """Share of queries whose best-scoring document holds their person's pass key, and the number
     of documents the encoder had to truncate."""
     documents, truncated = encode_documents(encoder, task, batch, progress)
@@ -166,8 +231,13 @@ def top1_accuracy(encoder, task: PasskeyTask, batch: int = 10,
     return float(np.mean(best == np.arange(len(task.queries)))), truncated
 
 
-def run_passkey(encoder, lengths: Sequence[int] = LENGTHS[:2], candidates: int = 100, seed: int = 0,
-                progress: Progress | None = None) -> list[Result]:
+def run_passkey(
+    encoder,
+    lengths: Sequence[int] = LENGTHS[:2],
+    candidates: int = 100,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> list[Result]:
     """Top-1 accuracy per length; lengths beyond the model's context are run truncated and say so."""
     if not lengths:
         raise ValueError("no passkey lengths given")
@@ -179,12 +249,26 @@ def run_passkey(encoder, lengths: Sequence[int] = LENGTHS[:2], candidates: int =
         started = time.perf_counter()
         with max_length_for(encoder, max(task.tokens)):
             accuracy, truncated = top1_accuracy(encoder, task, progress=progress)
-        config = {"length": length, "truncated_to": context_limit(encoder) if truncated else None,
-                  "truncated_docs": truncated, "candidates": candidates, "seed": seed,
-                  "mean_tokens": round(float(np.mean(task.tokens)), 1), **knobs}
-        results.append(Result(kind="passkey", model=encoder.name, dataset=f"passkey-{length}", split="synthetic",
-                              metrics={"accuracy": accuracy}, config=config,
-                              wall_s=round(time.perf_counter() - started, 2)))
+        config = {
+            "length": length,
+            "truncated_to": context_limit(encoder) if truncated else None,
+            "truncated_docs": truncated,
+            "candidates": candidates,
+            "seed": seed,
+            "mean_tokens": round(float(np.mean(task.tokens)), 1),
+            **knobs,
+        }
+        results.append(
+            Result(
+                kind="passkey",
+                model=encoder.name,
+                dataset=f"passkey-{length}",
+                split="synthetic",
+                metrics={"accuracy": accuracy},
+                config=config,
+                wall_s=round(time.perf_counter() - started, 2),
+            )
+        )
     return results
 
 
@@ -225,8 +309,14 @@ def passkey_table(results: list[Result]):
         table.add_column(column, justify="left" if column == "model" else "right")
     for r in results:
         cut = r.config.get("truncated_to")
-        table.add_row(r.model, str(r.config["length"]), f"{r.metrics['accuracy']:.2f}", str(r.config["mean_tokens"]),
-                      str(cut) if cut else "-", f"{r.wall_s:.1f}")
+        table.add_row(
+            r.model,
+            str(r.config["length"]),
+            f"{r.metrics['accuracy']:.2f}",
+            str(r.config["mean_tokens"]),
+            str(cut) if cut else "-",
+            f"{r.wall_s:.1f}",
+        )
     return table
 
 
@@ -237,12 +327,18 @@ def plot_passkey(results: list[Result], path: Path) -> Path:
     figure, axes = new_figure((6, 3.5))
     for model in dict.fromkeys(r.model for r in results):
         rows = sorted((r for r in results if r.model == model), key=lambda r: r.config["length"])
-        line, = axes.plot([r.config["length"] for r in rows], [r.metrics["accuracy"] for r in rows], "-",
-                          label=model)
+        (line,) = axes.plot(
+            [r.config["length"] for r in rows], [r.metrics["accuracy"] for r in rows], "-", label=model
+        )
         for r in rows:
             hollow = r.config.get("truncated_to") is not None
-            axes.plot(r.config["length"], r.metrics["accuracy"], "o", color=line.get_color(),
-                      markerfacecolor="white" if hollow else line.get_color())
+            axes.plot(
+                r.config["length"],
+                r.metrics["accuracy"],
+                "o",
+                color=line.get_color(),
+                markerfacecolor="white" if hollow else line.get_color(),
+            )
     axes.set_xscale("log", base=2)
     lengths = sorted({r.config["length"] for r in results})
     axes.set_xticks(lengths, [str(n) for n in lengths])

@@ -39,7 +39,9 @@ class QueryRun:
 def no_hit_reason(run: QueryRun) -> str:
     """Why a run returned nothing (a dense run always returns hits unless the corpus is empty)."""
     if run.lexical:
-        return "no lexical match: no word of the query (stop words dropped, words stemmed) occurs in the corpus"
+        return (
+            "no lexical match: no word of the query (stop words dropped, words stemmed) occurs in the corpus"
+        )
     return "no hit: the corpus is empty"
 
 
@@ -56,14 +58,23 @@ def pending_documents(models: Sequence, dataset: BeirDataset) -> dict[str, int |
     for model in models:
         retriever = as_retriever(model)
         cached = isinstance(retriever, DenseRetriever) and retriever.has_cached_vectors(dataset)
-        pending[retriever.name] = None if not isinstance(retriever, DenseRetriever) else 0 if cached \
-            else len(dataset.corpus)
+        pending[retriever.name] = (
+            None if not isinstance(retriever, DenseRetriever) else 0 if cached else len(dataset.corpus)
+        )
     return pending
 
 
-def compare_query(dataset: BeirDataset, models: Sequence, query: str, instruction: str, *, k: int = 10,
-                  query_id: str | None = None, progress: Progress | None = None,
-                  batch_size: int = BATCH_DOCS) -> list[QueryRun]:
+def compare_query(
+    dataset: BeirDataset,
+    models: Sequence,
+    query: str,
+    instruction: str,
+    *,
+    k: int = 10,
+    query_id: str | None = None,
+    progress: Progress | None = None,
+    batch_size: int = BATCH_DOCS,
+) -> list[QueryRun]:
     """Each model's top-``k`` documents of ``dataset`` for ``query`` (the instruction goes to dense
     models only); ``query_id`` names a judged query of the dataset, whose qrels then apply."""
     if not query.strip():
@@ -75,8 +86,15 @@ def compare_query(dataset: BeirDataset, models: Sequence, query: str, instructio
     if k < 1:
         raise ValueError(f"k must be positive, got {k}")
     one = with_one_query(dataset, query, query_id)
-    return [run_one(as_retriever(model, batch_size=batch_size, progress=prefixed(progress, model.name)),
-                    one, instruction, k) for model in models]
+    return [
+        run_one(
+            as_retriever(model, batch_size=batch_size, progress=prefixed(progress, model.name)),
+            one,
+            instruction,
+            k,
+        )
+        for model in models
+    ]
 
 
 def run_one(retriever: Retriever, dataset: BeirDataset, instruction: str, k: int) -> QueryRun:
@@ -87,4 +105,3 @@ def run_one(retriever: Retriever, dataset: BeirDataset, instruction: str, k: int
     ids = top_ids(run, k)
     encoded = (0 if retriever.cache_hit else len(dataset.corpus)) if dense else None
     return QueryRun(retriever.name, ids, {i: run[i] for i in ids}, wall, encoded)
-

@@ -15,11 +15,31 @@ from ..paths import e5_home
 from .results import Result
 
 FORMATS = ("csv", "json", "markdown")
-COLUMNS = ("model", "dataset", "split", "subset", "ndcg_at_10", "recall_at_100", "mrr_at_10", "map",
-           "accuracy", "wall_s", "tokens", "cost_usd", "created")
+COLUMNS = (
+    "model",
+    "dataset",
+    "split",
+    "subset",
+    "ndcg_at_10",
+    "recall_at_100",
+    "mrr_at_10",
+    "map",
+    "accuracy",
+    "wall_s",
+    "tokens",
+    "cost_usd",
+    "created",
+)
 
-HEADERS = {"ndcg_at_10": "nDCG@10", "recall_at_100": "R@100", "mrr_at_10": "MRR@10", "map": "MAP@100",
-           "accuracy": "acc", "wall_s": "wall s", "cost_usd": "est. $"}
+HEADERS = {
+    "ndcg_at_10": "nDCG@10",
+    "recall_at_100": "R@100",
+    "mrr_at_10": "MRR@10",
+    "map": "MAP@100",
+    "accuracy": "acc",
+    "wall_s": "wall s",
+    "cost_usd": "est. $",
+}
 
 
 def figure_path(stem: str) -> Path:
@@ -50,7 +70,10 @@ def results_table(results: list[Result], title: str | None = None) -> Table:
     table = Table(title=title)
     columns = [c for c in present_columns(results) if c not in ("subset", "created")]
     for column in columns:
-        table.add_column(HEADERS.get(column, column), justify="left" if column in ("model", "dataset", "split") else "right")
+        table.add_column(
+            HEADERS.get(column, column),
+            justify="left" if column in ("model", "dataset", "split") else "right",
+        )
     for result in results:
         record = result.to_dict() | {"dataset": result.dataset_label}
         table.add_row(*(escape(cell(record.get(c), c)) for c in columns))

@@ -87,8 +87,13 @@ class ResultStore:
         with Session(self.engine) as session, session.begin():  # all or nothing
             session.add_all(ResultRow(**asdict(result)) for result in results)
 
-    def query(self, kind: str | None = None, model: str | None = None, dataset: str | None = None,
-              limit: int | None = None) -> list[Result]:
+    def query(
+        self,
+        kind: str | None = None,
+        model: str | None = None,
+        dataset: str | None = None,
+        limit: int | None = None,
+    ) -> list[Result]:
         statement = select(ResultRow).order_by(ResultRow.created.desc(), ResultRow.id.desc())
         for column, value in ((ResultRow.kind, kind), (ResultRow.model, model), (ResultRow.dataset, dataset)):
             if value is not None:
@@ -99,7 +104,19 @@ class ResultStore:
 
 
 def to_result(row: ResultRow) -> Result:
-    created = row.created if row.created.tzinfo else row.created.replace(tzinfo=timezone.utc)  # SQLite drops tz
-    return Result(kind=row.kind, model=row.model, dataset=row.dataset, split=row.split, metrics=row.metrics,
-                  subset=row.subset, config=row.config, wall_s=row.wall_s, tokens=row.tokens,
-                  cost_usd=row.cost_usd, created=created)
+    created = (
+        row.created if row.created.tzinfo else row.created.replace(tzinfo=timezone.utc)
+    )  # SQLite drops tz
+    return Result(
+        kind=row.kind,
+        model=row.model,
+        dataset=row.dataset,
+        split=row.split,
+        metrics=row.metrics,
+        subset=row.subset,
+        config=row.config,
+        wall_s=row.wall_s,
+        tokens=row.tokens,
+        cost_usd=row.cost_usd,
+        created=created,
+    )

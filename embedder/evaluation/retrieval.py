@@ -32,22 +32,27 @@ class Retriever(Protocol):
     def search(self, dataset: BeirDataset, instruction: str, k: int = TOP_K) -> Run: ...
 
 
-def exact_search(query_ids: list[str], queries: np.ndarray, doc_ids: list[str], docs: np.ndarray,
-                 k: int = TOP_K) -> Run:
+def exact_search(
+    query_ids: list[str], queries: np.ndarray, doc_ids: list[str], docs: np.ndarray, k: int = TOP_K
+) -> Run:
     """Top-k documents per query by exact inner product (``faiss.IndexFlatIP``)."""
     import faiss
 
     index = faiss.IndexFlatIP(docs.shape[1])
     index.add(np.ascontiguousarray(docs, dtype=np.float32))
     scores, rows = index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, len(doc_ids)))
-    return {qid: {doc_ids[r]: float(s) for r, s in zip(row, score) if r >= 0}
-            for qid, row, score in zip(query_ids, rows, scores)}
+    return {
+        qid: {doc_ids[r]: float(s) for r, s in zip(row, score, strict=True) if r >= 0}
+        for qid, row, score in zip(query_ids, rows, scores, strict=True)
+    }
 
 
 class DenseRetriever:
     """An ``Encoder`` as a retriever; document vectors are cached on disk (see ``cache``)."""
 
-    def __init__(self, encoder, *, batch_size: int = 256, cache: bool = True, progress: Progress | None = None):
+    def __init__(
+        self, encoder, *, batch_size: int = 256, cache: bool = True, progress: Progress | None = None
+    ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.encoder, self.batch_size, self.cache, self.progress = encoder, batch_size, cache, progress
@@ -59,8 +64,11 @@ class DenseRetriever:
     def search(self, dataset: BeirDataset, instruction: str, k: int = TOP_K) -> Run:
         self.tokens = 0 if self.measurable else None
         docs = self.document_vectors(dataset)
-        queries = self.encode(list(dataset.queries.values()), "queries",
-                              lambda texts: self.encoder.encode_queries(texts, instruction))
+        queries = self.encode(
+            list(dataset.queries.values()),
+            "queries",
+            lambda texts: self.encoder.encode_queries(texts, instruction),
+        )
         return exact_search(list(dataset.queries), queries, list(dataset.corpus), docs, k)
 
     def cache_file(self, dataset: BeirDataset):
@@ -105,7 +113,11 @@ class DenseRetriever:
         before = getattr(self.encoder, "usage_tokens", None)
         vectors = encode(texts)
         if self.tokens is not None:  # API backends report billed tokens; LLM backends can count them
-            used = self.encoder.usage_tokens - before if before is not None else sum(self.encoder.count_tokens(texts))
+            used = (
+                self.encoder.usage_tokens - before
+                if before is not None
+                else sum(self.encoder.count_tokens(texts))
+            )
             self.tokens += int(used)
         return vectors
 
@@ -115,8 +127,14 @@ def as_retriever(model, **options) -> Retriever:
     return model if isinstance(model, Retriever) else DenseRetriever(model, **options)
 
 
-def evaluate_encoder(encoder, dataset: BeirDataset, instruction: str | None = None, batch_size: int = 256,
-                     cache: bool = True, progress: Progress | None = None) -> dict[str, float]:
+def evaluate_encoder(
+    encoder,
+    dataset: BeirDataset,
+    instruction: str | None = None,
+    batch_size: int = 256,
+    cache: bool = True,
+    progress: Progress | None = None,
+) -> dict[str, float]:
     """nDCG@10, Recall@100, MRR@10, MAP@100 (and a few more) of an ``Encoder`` or a ``Retriever``
     (e.g. BM25) on a dataset, following BEIR's conventions.
 

@@ -17,7 +17,11 @@ from .results import Result, ResultStore
 from .retrieval import Progress, as_retriever, evaluate_encoder
 
 # US$ per million input tokens, from OpenAI's published price list.
-PRICE_PER_MILLION = {"text-embedding-3-small": 0.02, "text-embedding-3-large": 0.13, "text-embedding-ada-002": 0.10}
+PRICE_PER_MILLION = {
+    "text-embedding-3-small": 0.02,
+    "text-embedding-3-large": 0.13,
+    "text-embedding-ada-002": 0.10,
+}
 
 
 def estimated_cost(model_name: str, tokens: int | None) -> float | None:
@@ -28,8 +32,9 @@ def estimated_cost(model_name: str, tokens: int | None) -> float | None:
     return round(tokens * PRICE_PER_MILLION[model] / 1e6, 6)
 
 
-def load_datasets(paths: Sequence[str | Path], split: str, max_queries: int | None, max_docs: int | None,
-                  seed: int) -> list[BeirDataset]:
+def load_datasets(
+    paths: Sequence[str | Path], split: str, max_queries: int | None, max_docs: int | None, seed: int
+) -> list[BeirDataset]:
     return [subset(load_beir(path, split), max_queries, max_docs, seed) for path in paths]
 
 
@@ -40,8 +45,9 @@ def prefixed(progress: Progress | None, prefix: str) -> Progress | None:
     return lambda stage, done, total: progress(f"{prefix}: {stage}", done, total)
 
 
-def evaluate_one(model, dataset: BeirDataset, instruction: str | None, progress: Progress | None,
-                 batch_size: int) -> Result:
+def evaluate_one(
+    model, dataset: BeirDataset, instruction: str | None, progress: Progress | None, batch_size: int
+) -> Result:
     """Evaluate one model on one dataset and describe the run."""
     retriever = as_retriever(model, batch_size=batch_size, progress=progress)
     instruction = instruction or dataset.default_instruction()
@@ -49,19 +55,44 @@ def evaluate_one(model, dataset: BeirDataset, instruction: str | None, progress:
     metrics = evaluate_encoder(retriever, dataset, instruction)
     wall = time.perf_counter() - started
     encoder_config = getattr(getattr(model, "config", None), "to_dict", dict)()
-    config = {"instruction": instruction if retriever.name != "bm25" else None, "corpus_docs": len(dataset.corpus),
-              "queries": len(dataset.queries), "fingerprint": dataset.fingerprint,
-              "dropped_qrels": dataset.dropped_qrels, "cache_hit": getattr(retriever, "cache_hit", False),
-              "encoder": encoder_config, "fusion": getattr(retriever, "fusion_settings", None)}
-    return Result(kind="beir", model=retriever.name, dataset=dataset.name, split=dataset.split, metrics=metrics,
-                  subset=dataset.subset, config=config, wall_s=round(wall, 2), tokens=retriever.tokens,
-                  cost_usd=estimated_cost(retriever.name, retriever.tokens))
+    config = {
+        "instruction": instruction if retriever.name != "bm25" else None,
+        "corpus_docs": len(dataset.corpus),
+        "queries": len(dataset.queries),
+        "fingerprint": dataset.fingerprint,
+        "dropped_qrels": dataset.dropped_qrels,
+        "cache_hit": getattr(retriever, "cache_hit", False),
+        "encoder": encoder_config,
+        "fusion": getattr(retriever, "fusion_settings", None),
+    }
+    return Result(
+        kind="beir",
+        model=retriever.name,
+        dataset=dataset.name,
+        split=dataset.split,
+        metrics=metrics,
+        subset=dataset.subset,
+        config=config,
+        wall_s=round(wall, 2),
+        tokens=retriever.tokens,
+        cost_usd=estimated_cost(retriever.name, retriever.tokens),
+    )
 
 
-def run_beir(paths: Sequence[str | Path], models: Sequence, split: str = "test", max_queries: int | None = None,
-             max_docs: int | None = None, seed: int = 0, instruction: str | None = None,
-             progress: Progress | None = None, batch_size: int = 256,
-             store: ResultStore | None = None, save: bool = True, max_length: int | None = None) -> list[Result]:
+def run_beir(
+    paths: Sequence[str | Path],
+    models: Sequence,
+    split: str = "test",
+    max_queries: int | None = None,
+    max_docs: int | None = None,
+    seed: int = 0,
+    instruction: str | None = None,
+    progress: Progress | None = None,
+    batch_size: int = 256,
+    store: ResultStore | None = None,
+    save: bool = True,
+    max_length: int | None = None,
+) -> list[Result]:
     """Every model on every dataset; results are saved to ``store`` (default: ``$E5_HOME/results.db``).
 
     ``max_length`` caps the tokens per text of LLM encoders (cheaper runs on a CPU; recorded in the config).
@@ -78,7 +109,9 @@ def run_beir(paths: Sequence[str | Path], models: Sequence, split: str = "test",
     for spec in models:
         model = load_model(spec, max_length) if isinstance(spec, str) else spec
         for dataset in datasets:
-            report_runs(f"runs done ({model.name} on {dataset.label} next)", len(results), len(models) * len(datasets))
+            report_runs(
+                f"runs done ({model.name} on {dataset.label} next)", len(results), len(models) * len(datasets)
+            )
             report = prefixed(progress, f"{model.name} on {dataset.label}")
             results.append(evaluate_one(model, dataset, instruction, report, batch_size))
     if save:

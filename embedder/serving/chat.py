@@ -68,21 +68,32 @@ class ChatModel:
             max_new = body.max_completion_tokens or body.max_tokens or DEFAULT_MAX_TOKENS
             context = getattr(self._model.config, "max_position_embeddings", None)
             if context and prompt.shape[1] + max_new > context:
-                raise APIError(400, f"prompt ({prompt.shape[1]} tokens) + max_tokens ({max_new}) exceeds the "
-                                    f"model's context of {context}", param="max_tokens")
+                raise APIError(
+                    400,
+                    f"prompt ({prompt.shape[1]} tokens) + max_tokens ({max_new}) exceeds the "
+                    f"model's context of {context}",
+                    param="max_tokens",
+                )
             if body.seed is not None:
                 torch.manual_seed(body.seed)
             sampling = {"do_sample": True, "temperature": body.temperature, "top_p": body.top_p}
             with torch.inference_mode():
                 output = self._model.generate(
-                    prompt.to(self._model.device), attention_mask=torch.ones_like(prompt).to(self._model.device),
-                    max_new_tokens=max_new, pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
-                    **(sampling if body.temperature > 0 else {"do_sample": False}))
-        new = output[0, prompt.shape[1]:].tolist()
+                    prompt.to(self._model.device),
+                    attention_mask=torch.ones_like(prompt).to(self._model.device),
+                    max_new_tokens=max_new,
+                    pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
+                    **(sampling if body.temperature > 0 else {"do_sample": False}),
+                )
+        new = output[0, prompt.shape[1] :].tolist()
         stopped = bool(new) and new[-1] == self._tokenizer.eos_token_id
         text = self._tokenizer.decode(new, skip_special_tokens=True)
-        return {"text": ("{" if json_mode(body) else "") + text, "prompt_tokens": prompt.shape[1],
-                "completion_tokens": len(new), "finish_reason": "stop" if stopped or len(new) < max_new else "length"}
+        return {
+            "text": ("{" if json_mode(body) else "") + text,
+            "prompt_tokens": prompt.shape[1],
+            "completion_tokens": len(new),
+            "finish_reason": "stop" if stopped or len(new) < max_new else "length",
+        }
 
     def _prompt(self, body: ChatRequest) -> torch.Tensor:
         messages = [m.model_dump() for m in body.messages]
@@ -109,11 +120,22 @@ def add_chat_routes(app: FastAPI, chat_model: str | None) -> None:
         if body.n != 1:
             raise APIError(400, "only n=1 is supported", param="n")
         result = model.generate(body)
-        usage = {"prompt_tokens": result["prompt_tokens"], "completion_tokens": result["completion_tokens"],
-                 "total_tokens": result["prompt_tokens"] + result["completion_tokens"]}
+        usage = {
+            "prompt_tokens": result["prompt_tokens"],
+            "completion_tokens": result["completion_tokens"],
+            "total_tokens": result["prompt_tokens"] + result["completion_tokens"],
+        }
         return {
-            "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
-            "model": model.name, "usage": usage,
-            "choices": [{"index": 0, "finish_reason": result["finish_reason"],
-                         "message": {"role": "assistant", "content": result["text"]}}],
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model.name,
+            "usage": usage,
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": result["finish_reason"],
+                    "message": {"role": "assistant", "content": result["text"]},
+                }
+            ],
         }

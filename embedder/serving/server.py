@@ -58,20 +58,31 @@ class APIError(Exception):
         self.status, self.message, self.param, self.code = status, message, param, code
 
 
-def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None,
-               code: str | None = None) -> dict:
+def error_body(
+    message: str, kind: str = "invalid_request_error", param: str | None = None, code: str | None = None
+) -> dict:
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
 def check_model(requested: str | None, served: set[str]) -> None:
     """A request naming a model this server does not serve is refused (no model named: the served one)."""
     if requested is not None and requested not in served:
-        raise APIError(404, f"The model '{requested}' does not exist on this server (it serves "
-                            f"{', '.join(sorted(served))})", param="model", code="model_not_found")
+        raise APIError(
+            404,
+            f"The model '{requested}' does not exist on this server (it serves {', '.join(sorted(served))})",
+            param="model",
+            code="model_not_found",
+        )
 
 
-def create_app(encoder: Encoder, *, model_name: str | None = None, limits: Limits | None = None,
-               extra_routes=None, api_key: str | None = None) -> FastAPI:
+def create_app(
+    encoder: Encoder,
+    *,
+    model_name: str | None = None,
+    limits: Limits | None = None,
+    extra_routes=None,
+    api_key: str | None = None,
+) -> FastAPI:
     """The HTTP app around one encoder. ``extra_routes(app)`` may add more (e.g. chat); ``app.state.models``
     lists the model names served (``/v1/models``)."""
     limits = limits or Limits()
@@ -97,19 +108,27 @@ def create_app(encoder: Encoder, *, model_name: str | None = None, limits: Limit
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, err: HTTPException):
-        message = (f"Invalid URL ({request.method} {request.url.path})" if err.status_code == 404
-                   else f"{err.detail} ({request.method} {request.url.path})")
+        message = (
+            f"Invalid URL ({request.method} {request.url.path})"
+            if err.status_code == 404
+            else f"{err.detail} ({request.method} {request.url.path})"
+        )
         return JSONResponse(error_body(message), status_code=err.status_code, headers=err.headers)
 
     @app.exception_handler(Exception)
     async def _server_error(_: Request, err: Exception):
-        return JSONResponse(error_body(f"internal server error ({type(err).__name__})", kind="server_error"),
-                            status_code=500)
+        return JSONResponse(
+            error_body(f"internal server error ({type(err).__name__})", kind="server_error"), status_code=500
+        )
 
     @app.get("/v1/models")
     def list_models():
-        return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "e5"}
-                                           for name in app.state.models]}
+        return {
+            "object": "list",
+            "data": [
+                {"id": name, "object": "model", "created": 0, "owned_by": "e5"} for name in app.state.models
+            ],
+        }
 
     @app.post("/v1/embeddings")
     def embeddings(body: EmbeddingRequest):
@@ -124,8 +143,10 @@ def create_app(encoder: Encoder, *, model_name: str | None = None, limits: Limit
         return {
             "object": "list",
             "model": served_name,
-            "data": [{"object": "embedding", "index": i, "embedding": serialise(v, body.encoding_format)}
-                     for i, v in enumerate(vectors)],
+            "data": [
+                {"object": "embedding", "index": i, "embedding": serialise(v, body.encoding_format)}
+                for i, v in enumerate(vectors)
+            ],
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
 
@@ -151,9 +172,15 @@ class Gate:
             return await self.app(scope, receive, send)
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
         if self.api_key and not authorized(headers.get("authorization", ""), self.api_key):
-            return await refuse(scope, receive, send, 401, "Incorrect or missing API key: send the header "
-                                "'Authorization: Bearer <key>' with the key the server was started with",
-                                code="invalid_api_key")
+            return await refuse(
+                scope,
+                receive,
+                send,
+                401,
+                "Incorrect or missing API key: send the header "
+                "'Authorization: Bearer <key>' with the key the server was started with",
+                code="invalid_api_key",
+            )
         declared = headers.get("content-length", "")
         if declared.isdigit():
             if int(declared) > self.max_body_bytes:
@@ -171,8 +198,14 @@ class Gate:
         return await self.app(scope, replay(messages, receive), send)
 
     async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await refuse(scope, receive, send, 413, f"the request body is larger than {self.max_body_bytes:,} bytes",
-                     code="request_too_large")
+        await refuse(
+            scope,
+            receive,
+            send,
+            413,
+            f"the request body is larger than {self.max_body_bytes:,} bytes",
+            code="request_too_large",
+        )
 
 
 def authorized(header: str, api_key: str) -> bool:
@@ -198,8 +231,10 @@ def check_exposure(host: str, api_key: str | None, insecure: bool) -> None:
     """Refuse to serve beyond this machine without an API key, unless asked to (``--insecure``)."""
     if api_key or insecure or is_loopback(host):
         return
-    raise ValueError(f"refusing to listen on {host} without an API key: anyone who can reach it could use the "
-                     "server. Pass --api-key (or set E5_API_KEY), or --insecure to serve without one")
+    raise ValueError(
+        f"refusing to listen on {host} without an API key: anyone who can reach it could use the "
+        "server. Pass --api-key (or set E5_API_KEY), or --insecure to serve without one"
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -217,8 +252,12 @@ def validate_inputs(texts: list[str], body: EmbeddingRequest, encoder: Encoder, 
     if not texts:
         raise APIError(400, "'input' must not be empty", param="input")
     if not all(isinstance(text, str) for text in texts):
-        raise APIError(400, "token-id arrays are not supported by this server (its tokenizer is not OpenAI's); "
-                            "send the texts as strings", param="input")
+        raise APIError(
+            400,
+            "token-id arrays are not supported by this server (its tokenizer is not OpenAI's); "
+            "send the texts as strings",
+            param="input",
+        )
     if len(texts) > limits.max_inputs:
         raise APIError(400, f"too many inputs: {len(texts)} > {limits.max_inputs}", param="input")
     try:
@@ -227,10 +266,16 @@ def validate_inputs(texts: list[str], body: EmbeddingRequest, encoder: Encoder, 
         raise APIError(400, f"invalid 'input': {err}", param="input") from None
     longest = max(len(t) for t in texts)
     if longest > limits.max_chars_per_input:
-        raise APIError(413, f"an input has {longest} characters; the limit is {limits.max_chars_per_input}",
-                       param="input", code="input_too_long")
+        raise APIError(
+            413,
+            f"an input has {longest} characters; the limit is {limits.max_chars_per_input}",
+            param="input",
+            code="input_too_long",
+        )
     if body.dimensions and body.dimensions > encoder.dim:
-        raise APIError(400, f"dimensions={body.dimensions} exceeds the model's {encoder.dim}", param="dimensions")
+        raise APIError(
+            400, f"dimensions={body.dimensions} exceeds the model's {encoder.dim}", param="dimensions"
+        )
 
 
 def serialise(vector: np.ndarray, encoding_format: str) -> list[float] | str:

@@ -26,13 +26,15 @@ def split(value: str) -> tuple[str, ...]:
 @synth.command()
 def run(
     n: Annotated[int, typer.Option("--n", help="example requests, split evenly over --types")] = 60,
-    types: Annotated[str, typer.Option(help="comma-separated: short-long,long-short,short-short,"
-                                            "long-long,sts,bitext")] = "short-long,long-short,short-short,"
-                                                                      "long-long,sts,bitext",
-    languages: Annotated[str, typer.Option(help="'default' (English-heavy), 'paper' (93), 'en', "
-                                                "or 'English:0.8,German:0.2'")] = "default",
-    base_url: Annotated[str, typer.Option(envvar="OPENAI_BASE_URL", help="chat endpoint")]
-    = "http://127.0.0.1:8000/v1",
+    types: Annotated[
+        str, typer.Option(help="comma-separated: short-long,long-short,short-short,long-long,sts,bitext")
+    ] = "short-long,long-short,short-short,long-long,sts,bitext",
+    languages: Annotated[
+        str, typer.Option(help="'default' (English-heavy), 'paper' (93), 'en', or 'English:0.8,German:0.2'")
+    ] = "default",
+    base_url: Annotated[
+        str, typer.Option(envvar="OPENAI_BASE_URL", help="chat endpoint")
+    ] = "http://127.0.0.1:8000/v1",
     model: Annotated[str, typer.Option("--model", "-m", help="model name at the endpoint")] = "default",
     temperature: float = 1.0,
     top_p: float = 1.0,
@@ -41,8 +43,9 @@ def run(
     timeout: Annotated[float, typer.Option(help="seconds per request")] = 120.0,
     retries: Annotated[int, typer.Option(help="retries with exponential backoff on 429/5xx/timeouts")] = 5,
     response_format: Annotated[str, typer.Option(help="auto | json | off")] = "auto",
-    price_in: Annotated[float | None, typer.Option(help="USD per 1M input tokens (overrides the table)")]
-    = None,
+    price_in: Annotated[
+        float | None, typer.Option(help="USD per 1M input tokens (overrides the table)")
+    ] = None,
     price_out: Annotated[float | None, typer.Option(help="USD per 1M output tokens")] = None,
     tasks_per_brainstorm: int = 20,
     examples_per_task: int = 1,
@@ -57,17 +60,34 @@ def run(
 
     try:
         price = (price_in or 0.0, price_out or 0.0) if price_in is not None or price_out is not None else None
-        endpoint = EndpointConfig(base_url=base_url, model=model, temperature=temperature, top_p=top_p,
-                                  max_tokens=max_tokens, concurrency=concurrency, timeout=timeout,
-                                  max_retries=retries, response_format=response_format, price=price)
-        config = SynthConfig(n=n, types=split(types), languages=parse_languages(languages), seed=seed,
-                             tasks_per_brainstorm=tasks_per_brainstorm, examples_per_task=examples_per_task,
-                             endpoint=endpoint)
+        endpoint = EndpointConfig(
+            base_url=base_url,
+            model=model,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            concurrency=concurrency,
+            timeout=timeout,
+            max_retries=retries,
+            response_format=response_format,
+            price=price,
+        )
+        config = SynthConfig(
+            n=n,
+            types=split(types),
+            languages=parse_languages(languages),
+            seed=seed,
+            tasks_per_brainstorm=tasks_per_brainstorm,
+            examples_per_task=examples_per_task,
+            endpoint=endpoint,
+        )
     except ValueError as err:
         fail(str(err))
     summary = run_synth(config, db)
-    typer.echo(f"sent {summary.sent} requests in {summary.seconds:.0f}s: {summary.accepted} examples accepted, "
-               f"{summary.rejected} rejected, {summary.failed} failed (rerun to retry failures)")
+    typer.echo(
+        f"sent {summary.sent} requests in {summary.seconds:.0f}s: {summary.accepted} examples accepted, "
+        f"{summary.rejected} rejected, {summary.failed} failed (rerun to retry failures)"
+    )
 
 
 @synth.command()
@@ -80,8 +100,12 @@ def stats(db: DbOpt = None) -> None:
 
     result = synth_stats(db)
     console = Console()
-    for title, counts in (("requests", result.requests), ("examples by type", result.by_type),
-                          ("examples by language", result.by_language), ("rejections", result.rejections)):
+    for title, counts in (
+        ("requests", result.requests),
+        ("examples by type", result.by_type),
+        ("examples by language", result.by_language),
+        ("rejections", result.rejections),
+    ):
         table = Table(title=title)
         table.add_column("")
         table.add_column("count", justify="right")
@@ -90,11 +114,14 @@ def stats(db: DbOpt = None) -> None:
         console.print(table)
     usage = Table("model", "responses", "prompt tokens", "completion tokens", "cost (USD)", title="usage")
     for u in result.usage:
-        usage.add_row(u.model, str(u.responses), str(u.prompt_tokens), str(u.completion_tokens),
-                      f"{u.cost_usd:.4f}")
+        usage.add_row(
+            u.model, str(u.responses), str(u.prompt_tokens), str(u.completion_tokens), f"{u.cost_usd:.4f}"
+        )
     console.print(usage)
-    console.print(f"accepted {result.accepted} examples; acceptance rate {result.acceptance_rate:.1%}; "
-                  f"{result.tokens_per_example:.0f} tokens per accepted example")
+    console.print(
+        f"accepted {result.accepted} examples; acceptance rate {result.acceptance_rate:.1%}; "
+        f"{result.tokens_per_example:.0f} tokens per accepted example"
+    )
 
 
 @synth.command()

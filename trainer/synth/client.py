@@ -34,8 +34,13 @@ class ChatClient:
 
     def __init__(self, config: EndpointConfig):
         self.config = config
-        self.client = openai_client(config.base_url, config.api_key, timeout=config.timeout,
-                                    max_retries=config.max_retries, asynchronous=True)
+        self.client = openai_client(
+            config.base_url,
+            config.api_key,
+            timeout=config.timeout,
+            max_retries=config.max_retries,
+            asynchronous=True,
+        )
         self.json_mode = config.response_format != "off"
 
     async def complete(self, messages: list[dict]) -> Reply:
@@ -51,17 +56,26 @@ class ChatClient:
             response = await self._create(messages)
         latency = time.perf_counter() - started
         choice, usage = response.choices[0], response.usage
-        return Reply(content=choice.message.content or "", model=response.model or self.config.model,
-                     finish_reason=choice.finish_reason, latency_s=latency,
-                     prompt_tokens=usage.prompt_tokens if usage else 0,
-                     completion_tokens=usage.completion_tokens if usage else 0)
+        return Reply(
+            content=choice.message.content or "",
+            model=response.model or self.config.model,
+            finish_reason=choice.finish_reason,
+            latency_s=latency,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+        )
 
     async def _create(self, messages: list[dict]):
         extra = {"response_format": {"type": "json_object"}} if self.json_mode else {}
         c = self.config
-        return await self.client.chat.completions.create(model=c.model, messages=messages,
-                                                         temperature=c.temperature, top_p=c.top_p,
-                                                         max_tokens=c.max_tokens, **extra)
+        return await self.client.chat.completions.create(
+            model=c.model,
+            messages=messages,
+            temperature=c.temperature,
+            top_p=c.top_p,
+            max_tokens=c.max_tokens,
+            **extra,
+        )
 
     def _json_unsupported(self, err: openai.BadRequestError) -> bool:
         return self.config.response_format == "auto" and self.json_mode and "response_format" in str(err)

@@ -54,7 +54,9 @@ class EndpointConfig:
         if self.timeout <= 0 or self.max_retries < 0:
             raise ValueError("timeout must be positive and max_retries non-negative")
         if self.response_format not in RESPONSE_FORMATS:
-            raise ValueError(f"response_format must be one of {RESPONSE_FORMATS}, got {self.response_format!r}")
+            raise ValueError(
+                f"response_format must be one of {RESPONSE_FORMATS}, got {self.response_format!r}"
+            )
 
     def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
         per_input, per_output = self.price or PRICES.get(self.model, (0.0, 0.0))

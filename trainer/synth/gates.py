@@ -72,7 +72,9 @@ def script_pattern(script: str) -> regex.Pattern:
     return regex.compile("[" + "".join(f"\\p{{{name}}}" for name in script.split("|")) + "]")
 
 
-def check_example(category: Category, value: object, params: dict[str, str], gates: GateConfig) -> dict[str, str]:
+def check_example(
+    category: Category, value: object, params: dict[str, str], gates: GateConfig
+) -> dict[str, str]:
     """The example's fields by role (query, positive, negative), or ``Rejected`` with the first failure."""
     fields = check_schema(category, value)
     for key, text in fields.items():

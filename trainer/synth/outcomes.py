@@ -19,9 +19,18 @@ from .store import DONE, ExampleRow, Rejection, Request, Response, Task
 def record_reply(session: Session, request: Request, reply, config: SynthConfig) -> bool:
     """Store ``reply`` for ``request`` and its outcome; True when it yielded an example or tasks."""
     cost = config.endpoint.cost_usd(reply.prompt_tokens, reply.completion_tokens)
-    session.add(Response(request_id=request.id, model=reply.model, content=reply.content,
-                         finish_reason=reply.finish_reason, prompt_tokens=reply.prompt_tokens,
-                         completion_tokens=reply.completion_tokens, cost_usd=cost, latency_s=reply.latency_s))
+    session.add(
+        Response(
+            request_id=request.id,
+            model=reply.model,
+            content=reply.content,
+            finish_reason=reply.finish_reason,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            cost_usd=cost,
+            latency_s=reply.latency_s,
+        )
+    )
     request.status, request.error, request.attempts = DONE, None, request.attempts + 1
     record = record_tasks if request.kind == "brainstorm" else record_example
     try:
@@ -47,8 +56,17 @@ def record_example(session: Session, request: Request, content: str, config: Syn
     params = request.params
     language = params.get("language") or f"{params['src_language']}-{params['tgt_language']}"
     instruction = session.get(Task, request.task_id).text if request.task_id else category.instruction
-    session.add(ExampleRow(request_id=request.id, category=category.name, language=language,
-                        instruction=instruction, exact_hash=exact, near_hash=near, **triple))
+    session.add(
+        ExampleRow(
+            request_id=request.id,
+            category=category.name,
+            language=language,
+            instruction=instruction,
+            exact_hash=exact,
+            near_hash=near,
+            **triple,
+        )
+    )
 
 
 def record_tasks(session: Session, request: Request, content: str, config: SynthConfig) -> None:

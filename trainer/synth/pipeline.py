@@ -65,8 +65,13 @@ class Run:
         finally:
             await self.client.close()
         c = self.counts
-        return RunSummary(sent=c["sent"], accepted=c["accepted"], rejected=c["rejected"], failed=c["failed"],
-                          seconds=time.perf_counter() - started)
+        return RunSummary(
+            sent=c["sent"],
+            accepted=c["accepted"],
+            rejected=c["rejected"],
+            failed=c["failed"],
+            seconds=time.perf_counter() - started,
+        )
 
     async def ensure_tasks(self, category: Category, slots: int) -> None:
         """Brainstorm until the category has a task for every slot, within a bounded number of rounds."""
@@ -78,26 +83,43 @@ class Run:
             if not todo:
                 todo = self.plan_brainstorms(category, math.ceil((needed - have) / per_round), max_rounds)
             if not todo or not await self.send(todo, f"tasks {category.name}"):
-                log.warning("%s: only %d of %d tasks after %d brainstorm rounds", category.name,
-                            have, needed, self.rounds(category))
+                log.warning(
+                    "%s: only %d of %d tasks after %d brainstorm rounds",
+                    category.name,
+                    have,
+                    needed,
+                    self.rounds(category),
+                )
                 return
 
     def plan_brainstorms(self, category: Category, count: int, max_rounds: int) -> list[Request]:
         first = self.rounds(category)
         messages = brainstorm_messages(category, self.config.tasks_per_brainstorm)
         with self.sessions.begin() as session:
-            requests = [Request(key=f"brainstorm/{category.name}/{r}", kind="brainstorm",
-                                category=category.name, params={}, messages=messages)
-                        for r in range(first, min(first + count, max_rounds))]
+            requests = [
+                Request(
+                    key=f"brainstorm/{category.name}/{r}",
+                    kind="brainstorm",
+                    category=category.name,
+                    params={},
+                    messages=messages,
+                )
+                for r in range(first, min(first + count, max_rounds))
+            ]
             session.add_all(requests)
         return requests
 
     def plan_examples(self, category: Category, count: int) -> None:
         """Create the request of every example slot not planned yet, with its sampled placeholders."""
         with self.sessions.begin() as session:
-            planned = set(session.scalars(select(Request.key).where(Request.kind == "example",
-                                                                    Request.category == category.name)))
-            tasks = session.scalars(select(Task).where(Task.category == category.name).order_by(Task.id)).all()
+            planned = set(
+                session.scalars(
+                    select(Request.key).where(Request.kind == "example", Request.category == category.name)
+                )
+            )
+            tasks = session.scalars(
+                select(Task).where(Task.category == category.name).order_by(Task.id)
+            ).all()
             for slot in range(count):
                 key = f"example/{category.name}/{slot}"
                 if key in planned:
@@ -109,9 +131,16 @@ class Run:
                     task = tasks[slot // self.config.examples_per_task]
                 rng = random.Random(f"{self.config.seed}/{key}")
                 params = sample_params(category, rng, self.config.languages)
-                session.add(Request(key=key, kind="example", category=category.name, params=params,
-                                    task_id=task.id if task else None,
-                                    messages=example_messages(category, params, task.text if task else None)))
+                session.add(
+                    Request(
+                        key=key,
+                        kind="example",
+                        category=category.name,
+                        params=params,
+                        task_id=task.id if task else None,
+                        messages=example_messages(category, params, task.text if task else None),
+                    )
+                )
 
     async def send(self, requests: Sequence[Request], label: str) -> int:
         """Send ``requests`` with at most ``concurrency`` in flight; returns how many finished."""
@@ -160,8 +189,11 @@ class Run:
 
     def rounds(self, category: Category) -> int:
         with self.sessions() as session:
-            return session.scalar(select(func.count(Request.id)).where(Request.kind == "brainstorm",
-                                                                       Request.category == category.name))
+            return session.scalar(
+                select(func.count(Request.id)).where(
+                    Request.kind == "brainstorm", Request.category == category.name
+                )
+            )
 
 
 async def bounded(items: Sequence, worker: Callable[[object], Awaitable[None]], limit: int) -> None:

@@ -47,11 +47,18 @@ def categories() -> dict[str, Category]:
     text = resources.files(__package__).joinpath("prompts.toml").read_text(encoding="utf-8")
     table = tomllib.loads(text)
     return {
-        name: Category(name=name, example=spec["example"], roles=spec["roles"],
-                       placeholders=spec.get("placeholders", {}), brainstorm=spec.get("brainstorm"),
-                       instruction=spec.get("instruction"), short=tuple(spec["short"]),
-                       long=tuple(spec["long"]), copy_check=spec["copy_check"],
-                       languages=spec.get("languages", {}))
+        name: Category(
+            name=name,
+            example=spec["example"],
+            roles=spec["roles"],
+            placeholders=spec.get("placeholders", {}),
+            brainstorm=spec.get("brainstorm"),
+            instruction=spec.get("instruction"),
+            short=tuple(spec["short"]),
+            long=tuple(spec["long"]),
+            copy_check=spec["copy_check"],
+            languages=spec.get("languages", {}),
+        )
         for name, spec in table.items()
     }
 
@@ -60,19 +67,21 @@ def get_category(name: str) -> Category:
     try:
         return categories()[name]
     except KeyError:
-        raise ValueError(f"unknown synthetic data type {name!r}; choose from {', '.join(categories())}") from None
+        raise ValueError(
+            f"unknown synthetic data type {name!r}; choose from {', '.join(categories())}"
+        ) from None
 
 
 def sample_params(category: Category, rng: random.Random, weights: Weights) -> dict[str, str]:
     """Draw every placeholder of one example: uniform choices, languages by weight."""
     params = {name: rng.choice(values) for name, values in category.placeholders.items()}
-    names, probs = zip(*weights)
+    names, probs = zip(*weights, strict=True)
     if category.name == "bitext":
         if sum(1 for p in probs if p > 0) < 2:
             raise ValueError("bitext needs at least two languages with positive weight")
         params["src_language"] = rng.choices(names, probs)[0]
         others = [(n, p) for n, p in weights if n != params["src_language"] and p > 0]
-        params["tgt_language"] = rng.choices(*zip(*others))[0]
+        params["tgt_language"] = rng.choices(*zip(*others, strict=True))[0]
     else:
         params["language"] = rng.choices(names, probs)[0]
     return params

@@ -49,16 +49,32 @@ class SynthStats:
 def synth_stats(db_url: str | None = None) -> SynthStats:
     sessions = open_store(db_url)
     with sessions() as s:
-        def grouped(*columns):
-            return {" ".join(map(str, row[:-1])): row[-1]
-                    for row in s.execute(select(*columns, func.count()).group_by(*columns))}
 
-        usage = [ModelUsage(*row) for row in s.execute(
-            select(Response.model, func.count(), func.sum(Response.prompt_tokens),
-                   func.sum(Response.completion_tokens), func.sum(Response.cost_usd)).group_by(Response.model))]
-        return SynthStats(requests=grouped(Request.kind, Request.status), by_type=grouped(ExampleRow.category),
-                          by_language=grouped(ExampleRow.language), rejections=grouped(Rejection.reason),
-                          usage=usage)
+        def grouped(*columns):
+            return {
+                " ".join(map(str, row[:-1])): row[-1]
+                for row in s.execute(select(*columns, func.count()).group_by(*columns))
+            }
+
+        usage = [
+            ModelUsage(*row)
+            for row in s.execute(
+                select(
+                    Response.model,
+                    func.count(),
+                    func.sum(Response.prompt_tokens),
+                    func.sum(Response.completion_tokens),
+                    func.sum(Response.cost_usd),
+                ).group_by(Response.model)
+            )
+        ]
+        return SynthStats(
+            requests=grouped(Request.kind, Request.status),
+            by_type=grouped(ExampleRow.category),
+            by_language=grouped(ExampleRow.language),
+            rejections=grouped(Rejection.reason),
+            usage=usage,
+        )
 
 
 def export_jsonl(path: str | Path, db_url: str | None = None, types: tuple[str, ...] = ()) -> int:
@@ -79,8 +95,14 @@ def export_jsonl(path: str | Path, db_url: str | None = None, types: tuple[str, 
 
 
 def to_record(example: ExampleRow) -> dict:
-    record = {"query": example.query, "positive": example.positive, "negative": example.negative,
-              "instruction": example.instruction, "type": example.category, "language": example.language}
+    record = {
+        "query": example.query,
+        "positive": example.positive,
+        "negative": example.negative,
+        "instruction": example.instruction,
+        "type": example.category,
+        "language": example.language,
+    }
     if record["negative"] is None:
         del record["negative"]
     return record

@@ -15,8 +15,11 @@ from ui.widgets import instruction_picker, mode_picker, readable_errors
 def chat_config() -> ChatConfig:
     """This session's chat endpoint; the key comes from the session or the environment, never from disk."""
     current = settings()
-    return ChatConfig(base_url=current.chat_base_url, model=current.chat_model or DEFAULT_CHAT_MODEL,
-                      api_key=current.chat_api_key())
+    return ChatConfig(
+        base_url=current.chat_base_url,
+        model=current.chat_model or DEFAULT_CHAT_MODEL,
+        api_key=current.chat_api_key(),
+    )
 
 
 st.title("Ask")
@@ -24,9 +27,12 @@ chat = chat_config()
 if chat.configured:
     st.caption(f"Answers by `{chat.model}` at {chat.base_url or 'api.openai.com'}.")
 else:
-    st.warning("No LLM is configured, so there will be no written answer: set a chat base URL and/or API key on "
-               "the Settings page (or E5_CHAT_BASE_URL, E5_CHAT_MODEL, OPENAI_API_KEY). The passages an LLM "
-               "would be given are still shown.", icon=":material/info:")
+    st.warning(
+        "No LLM is configured, so there will be no written answer: set a chat base URL and/or API key on "
+        "the Settings page (or E5_CHAT_BASE_URL, E5_CHAT_MODEL, OPENAI_API_KEY). The passages an LLM "
+        "would be given are still shown.",
+        icon=":material/info:",
+    )
 infos = collection_infos()
 if not infos:
     st.info("No collections yet: build the demo with `e5 demo` or index a folder on the Index page.")
@@ -45,7 +51,9 @@ if submitted:
         if not instruction:
             raise ValueError("write an instruction, or pick a preset task")
         with st.spinner("Retrieving passages and waiting for the answer…"):
-            answer = ask(open_for_search(infos[name]), question, k=k, chat=chat, instruction=instruction, mode=mode)
+            answer = ask(
+                open_for_search(infos[name]), question, k=k, chat=chat, instruction=instruction, mode=mode
+            )
         if answer.text:
             st.subheader("Answer")
             st.markdown(answer.text)

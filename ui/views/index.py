@@ -21,15 +21,25 @@ from ui.widgets import ProgressBar, readable_errors
 REPORT_KEY, FLASH_KEY = "index_report", "index_flash"
 
 
-def run_index(root: Path, name: str, index_config: IndexConfig | None, scan: ScanConfig,
-              spec: str | None = None) -> None:
+def run_index(
+    root: Path, name: str, index_config: IndexConfig | None, scan: ScanConfig, spec: str | None = None
+) -> None:
     """Index with the collection's own model (``spec`` for a new one), showing the estimate live."""
     check_collection_name(name)
     spec = spec if spec and name not in collection_infos() else spec_for(name)
     encoder = get_encoder(spec)
     with st.status(f"Indexing {root} into {name!r} with {spec}…", expanded=True) as status:
-        report = index_folder(root, encoder, collection=name, config=index_config, scan=scan, spec=spec,
-                              progress=False, echo=status.write, on_progress=ProgressBar("Encoding"))
+        report = index_folder(
+            root,
+            encoder,
+            collection=name,
+            config=index_config,
+            scan=scan,
+            spec=spec,
+            progress=False,
+            echo=status.write,
+            on_progress=ProgressBar("Encoding"),
+        )
         status.update(label=report.summary(), state="complete", expanded=False)
     st.session_state[REPORT_KEY] = report
     st.rerun()  # redraw the collection list with the new state
@@ -43,13 +53,17 @@ def embedder_choices() -> list[str]:
 def show_report(report: IndexReport) -> None:
     st.success(report.summary())
     if report.hidden:
-        st.warning(f"{len(report.hidden)} hidden folder{'s' if len(report.hidden) != 1 else ''} left out: "
-                   + ", ".join(f"`{folder}`" for folder in report.hidden)
-                   + ". Tick 'Include hidden files and folders' and index again to include them.")
+        st.warning(
+            f"{len(report.hidden)} hidden folder{'s' if len(report.hidden) != 1 else ''} left out: "
+            + ", ".join(f"`{folder}`" for folder in report.hidden)
+            + ". Tick 'Include hidden files and folders' and index again to include them."
+        )
     if report.skipped:
         st.warning(f"{len(report.skipped)} file{'s' if len(report.skipped) != 1 else ''} skipped")
-        st.dataframe(pd.DataFrame([(s.rel, s.reason) for s in report.skipped], columns=["file", "reason"]),
-                     hide_index=True)
+        st.dataframe(
+            pd.DataFrame([(s.rel, s.reason) for s in report.skipped], columns=["file", "reason"]),
+            hide_index=True,
+        )
     for rel, note in report.notes:
         st.caption(f"{rel}: {note}")
     for label, paths in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
@@ -65,17 +79,25 @@ def index_form() -> None:
         folder = st.text_input("Folder", placeholder=str(roots[0]))
         name = st.text_input("Collection name", placeholder="default: the folder's name")
         choices = embedder_choices()
-        spec = st.selectbox("Embedder for a new collection (an existing one keeps its own)", choices,
-                            index=choices.index(settings().model),
-                            help="minilm is quick on a CPU; default is the project's LLM embedder (slower).")
+        spec = st.selectbox(
+            "Embedder for a new collection (an existing one keeps its own)",
+            choices,
+            index=choices.index(settings().model),
+            help="minilm is quick on a CPU; default is the project's LLM embedder (slower).",
+        )
         hidden = st.checkbox("Include hidden files and folders (names starting with '.')")
         with st.expander("Options"):
             st.caption("Chunking and the FAISS index are fixed when a collection is created.")
             tokens, overlap, factory = st.columns(3)
-            chunk_tokens = tokens.number_input("Tokens per chunk", min_value=8, value=IndexConfig.chunk_tokens)
-            overlap_tokens = overlap.number_input("Overlap (tokens)", min_value=0, value=None,
-                                                  placeholder="an eighth of a chunk")
-            faiss_factory = factory.text_input("FAISS index", value=IndexConfig.factory, help="Flat, HNSW32, …")
+            chunk_tokens = tokens.number_input(
+                "Tokens per chunk", min_value=8, value=IndexConfig.chunk_tokens
+            )
+            overlap_tokens = overlap.number_input(
+                "Overlap (tokens)", min_value=0, value=None, placeholder="an eighth of a chunk"
+            )
+            faiss_factory = factory.text_input(
+                "FAISS index", value=IndexConfig.factory, help="Flat, HNSW32, …"
+            )
             excludes = st.text_input("Exclude (globs, comma-separated)", placeholder="*.log, build/*")
             max_mb = st.number_input("Skip files larger than (MB)", min_value=0.1, value=5.0)
         submitted = st.form_submit_button("Index", type="primary")
@@ -84,11 +106,21 @@ def index_form() -> None:
             root = resolve_allowed(folder, roots)
             name = name.strip() or root.name
             new = name not in collection_infos()
-            index_config = IndexConfig(chunk_tokens=int(chunk_tokens),
-                                       overlap=None if overlap_tokens is None else int(overlap_tokens),
-                                       factory=faiss_factory.strip()) if new else None
-            scan = ScanConfig(max_file_bytes=int(max_mb * 1e6), include_hidden=hidden, allowed_roots=roots,
-                              excludes=tuple(g.strip() for g in excludes.split(",") if g.strip()))
+            index_config = (
+                IndexConfig(
+                    chunk_tokens=int(chunk_tokens),
+                    overlap=None if overlap_tokens is None else int(overlap_tokens),
+                    factory=faiss_factory.strip(),
+                )
+                if new
+                else None
+            )
+            scan = ScanConfig(
+                max_file_bytes=int(max_mb * 1e6),
+                include_hidden=hidden,
+                allowed_roots=roots,
+                excludes=tuple(g.strip() for g in excludes.split(",") if g.strip()),
+            )
             run_index(root, name, index_config, scan, spec)
 
 
@@ -98,12 +130,29 @@ def manage_collections() -> None:
     if not infos:
         st.info("No collections yet.")
         return
-    st.dataframe(pd.DataFrame([{"name": i.name, "spec": i.spec, "model": i.model, "documents": i.documents,
-                                "chunks": i.chunks, "index MB": round(i.index_bytes / 1e6, 2),
-                                "updated": i.updated, "folder": i.root} for i in infos.values()]),
-                 hide_index=True, width="stretch",
-                 column_config={"updated": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-                                "folder": st.column_config.TextColumn(width="large")})
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "name": i.name,
+                    "spec": i.spec,
+                    "model": i.model,
+                    "documents": i.documents,
+                    "chunks": i.chunks,
+                    "index MB": round(i.index_bytes / 1e6, 2),
+                    "updated": i.updated,
+                    "folder": i.root,
+                }
+                for i in infos.values()
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "updated": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "folder": st.column_config.TextColumn(width="large"),
+        },
+    )
     name = st.selectbox("Collection", list(infos), key="manage_name")
     refresh, delete = st.columns(2)
     if refresh.button("Refresh (re-index new and changed files)"):

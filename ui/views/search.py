@@ -18,19 +18,27 @@ def why_no_hits(info: CollectionInfo, collection: Collection, path_glob: str | N
     if not info.chunks:
         return f"No results: collection {info.name!r} holds no documents yet; index a folder into it."
     if path_glob and not len(chunk_ids_matching(collection, path_glob)):
-        return (f"No results: no document path matches {path_glob!r} (paths are relative to the indexed folder, "
-                "e.g. docs/*.md; * also crosses folders).")
+        return (
+            f"No results: no document path matches {path_glob!r} (paths are relative to the indexed folder, "
+            "e.g. docs/*.md; * also crosses folders)."
+        )
     return "No results: the index returned no passage for this query."
 
 
 st.title("Search")
 infos = collection_infos()
 if not infos:
-    st.info("No collections yet: build the demo with `e5 demo` (`make app` does) or index a folder on the Index page.")
+    st.info(
+        "No collections yet: build the demo with `e5 demo` (`make app` does) or index a folder on the Index page."
+    )
     st.stop()
 names = list(infos)
-name = st.selectbox("Collection", names, index=names.index("demo") if "demo" in names else 0,
-                    format_func=lambda n: f"{n} ({infos[n].documents} docs, {infos[n].chunks} chunks, {infos[n].model})")
+name = st.selectbox(
+    "Collection",
+    names,
+    index=names.index("demo") if "demo" in names else 0,
+    format_func=lambda n: f"{n} ({infos[n].documents} docs, {infos[n].chunks} chunks, {infos[n].model})",
+)
 instruction = instruction_picker("search")
 with st.form("search"):
     query = st.text_input("Query", placeholder="What are you looking for?")
@@ -45,8 +53,9 @@ if submitted:
         if not instruction:
             raise ValueError("write an instruction, or pick a preset task")
         collection = open_for_search(infos[name])
-        hits = search(collection, query, k=k, instruction=instruction, path_glob=path_glob.strip() or None,
-                      mode=mode)
+        hits = search(
+            collection, query, k=k, instruction=instruction, path_glob=path_glob.strip() or None, mode=mode
+        )
         if not hits:
             st.info(escape_markdown(why_no_hits(infos[name], collection, path_glob.strip() or None)))
         for rank, hit in enumerate(hits, 1):
