@@ -17,6 +17,15 @@ keeps freed blocks, so RSS growth depends on the order of allocations, not only 
 ``loss`` is the warm-up step's loss of each side: same weights and tokens, so they must agree.
 
     python bench/train.py [--layers 2] [--steps 2] [--max-length 64] [--chunk 32] [--threads 2]
+
+``--compare-prefix-cache`` measures the frozen-prefix cache instead (``trainer/prefix.py``): one model
+(``--layers`` layers, LoRA on all linear layers above the lowest ``--frozen``), the same batches and the
+same starting weights, trained ``--steps`` steps twice: through the whole backbone, and through the top
+layers over the lower layers' cached states. The cache is filled in a first pass over the batches and
+the timed steps then read it, as in a second epoch; the loss difference is the fp16 rounding of the cache.
+A third run, LoRA on every layer through the whole backbone, is the trainer before the cache (for scale).
+
+    python bench/train.py --compare-prefix-cache [--layers 12] [--frozen 8] [--steps 4] [--max-length 128]
 """
 
 from __future__ import annotations
@@ -165,6 +174,78 @@ def sentence_transformers_step(args) -> tuple[Step, int]:
     return step, sum(p.numel() for p in params)
 
 
+def prefix_cache_rows(args) -> dict:
+    """Examples per hour of full and cached steps on the same batches and weights, and their loss gap."""
+    import tempfile
+
+    from trainer.config import ModelConfig
+    from trainer.model import build_model, trainable_parameters
+    from trainer.prefix import HiddenStateCache, PrefixModel
+    from trainer.step import backward_plain
+
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    collate = collator(args)
+    data = pairs(args.batch * (args.steps + 1))
+    batches = [collate(data[i * args.batch : (i + 1) * args.batch]) for i in range(args.steps + 1)]
+
+    def train(model, encoder) -> tuple[float, list[float]]:
+        """Examples per hour over the timed steps (after one untimed warm-up step), and their losses."""
+        params = trainable_parameters(model)
+        optimizer = torch.optim.AdamW(params, lr=1e-4)
+
+        def step(batch) -> float:
+            loss = backward_plain(encoder, batch, TEMPERATURE, contextlib.nullcontext)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            return loss
+
+        step(batches[0])
+        started = time.perf_counter()
+        losses = [step(batch) for batch in batches[1:]]
+        return args.batch * args.steps * 3600 / (time.perf_counter() - started), losses
+
+    def fresh(frozen: int):
+        torch.manual_seed(0)
+        model, _ = build_model(
+            ModelConfig(
+                num_layers=args.layers, frozen_layers=frozen, gradient_checkpointing=False, lora_dropout=0.0
+            )
+        )
+        return model.train()
+
+    model = fresh(args.frozen)
+    full_rate, full_losses = train(model, model)
+    with tempfile.TemporaryDirectory() as folder:
+        model = fresh(args.frozen)
+        prefix = PrefixModel(model, args.frozen, HiddenStateCache(folder, "bench"))
+        with torch.no_grad():  # first pass: the lower layers' states of every batch go to disk
+            for batch in batches:
+                prefix.lower_states(**batch.queries)
+                prefix.lower_states(**batch.documents)
+        cached_rate, cached_losses = train(model, prefix)
+    every_layer = fresh(0)
+    before_rate, _ = train(every_layer, every_layer)
+    gap = max(abs(a - b) for a, b in zip(full_losses, cached_losses, strict=True))
+    return {"full": full_rate, "cached": cached_rate, "every_layer": before_rate, "gap": gap}
+
+
+def compare_prefix_cache(args) -> None:
+    rows = prefix_cache_rows(args)
+    print(
+        f"SmolLM2-135M first {args.layers} layers, LoRA above layer {args.frozen}, batch {args.batch}, "
+        f"{args.max_length} tokens, {args.steps} timed steps, {args.threads} threads"
+    )
+    print(
+        f"LoRA on every layer, whole backbone (the trainer before the cache): {rows['every_layer']:,.0f} ex/h"
+    )
+    print(f"cached vs LoRA on every layer: {rows['cached'] / rows['every_layer']:.2f}x")
+    print(
+        f"prefix cache speedup: {rows['cached'] / rows['full']:.2f}x (full {rows['full']:,.0f} ex/h, "
+        f"cached {rows['cached']:,.0f} ex/h, max loss difference {rows['gap']:.2e})"
+    )
+
+
 def worker(args) -> None:
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
@@ -226,12 +307,21 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--chunk", type=int, default=32, help="GradCache / CachedMNRL mini-batch")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--compare-prefix-cache", action="store_true", help="full vs frozen-prefix-cached steps (see above)"
+    )
+    parser.add_argument(
+        "--frozen", type=int, default=8, help="lower layers frozen and cached (with the above)"
+    )
     parser.add_argument("--worker", choices=["ours", "st"], help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=["plain", "cache"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args)
+    if args.compare_prefix_cache:
+        args.batch = args.batch or 32
+        return compare_prefix_cache(args)
     print(
         f"SmolLM2-135M first {args.layers} layers, LoRA r=16 all-linear, {args.max_length} tokens, "
         f"{args.steps} timed steps, {args.threads} threads; MB = peak tensor memory of one step"

@@ -8,7 +8,7 @@ from mteb.abstasks.task_metadata import TaskMetadata
 from embedder.backends.llm import LLMEncoder
 from embedder.config import EmbedderConfig
 from embedder.datasets import load_beir, subset
-from embedder.evaluation.mteb_wrapper import run_mteb, task_instruction
+from embedder.evaluation.mteb_wrapper import retrieval_metadata, run_mteb, task_instruction
 from embedder.evaluation.retrieval import evaluate_encoder
 from embedder.instructions import BEIR, WEB_SEARCH
 
@@ -30,27 +30,7 @@ def test_mteb_scores_equal_evaluate_encoder(shared_data, tiny_llm_dir):
 
 
 def metadata(name: str, prompt=None) -> TaskMetadata:
-    return TaskMetadata(
-        name=name,
-        type="Retrieval",
-        main_score="ndcg_at_10",
-        description="d",
-        reference=None,
-        dataset={"path": "x", "revision": "x"},
-        category="t2t",
-        eval_splits=["test"],
-        eval_langs=["eng-Latn"],
-        date=None,
-        dialect=[],
-        domains=[],
-        task_subtypes=[],
-        license="not specified",
-        annotations_creators=None,
-        modalities=["text"],
-        sample_creation=None,
-        bibtex_citation="",
-        prompt=prompt,
-    )
+    return retrieval_metadata(name, "test", "d", {"path": "x", "revision": "x"}, prompt)
 
 
 def test_paper_instructions_for_mteb_task_names():

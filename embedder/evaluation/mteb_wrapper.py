@@ -83,17 +83,17 @@ class MtebEncoder(AbsEncoder):
         return self.model.encode_queries(texts, instruction)
 
 
-def beir_task(dataset: BeirDataset) -> AbsTaskRetrieval:
-    """An mteb retrieval task over a loaded BEIR dataset (BEIR conventions: a query never retrieves itself)."""
-    metadata = TaskMetadata(
-        name=dataset.name,
+def retrieval_metadata(name: str, split: str, description: str, source: dict, prompt=None) -> TaskMetadata:
+    """mteb's metadata of a local English text retrieval task (``source``: mteb's ``dataset`` path/revision)."""
+    return TaskMetadata(
+        name=name,
         type="Retrieval",
         main_score="ndcg_at_10",
-        description=f"BEIR folder '{dataset.label}' from local disk",
+        description=description,
         reference=None,
-        dataset={"path": f"local/{dataset.name}", "revision": dataset.fingerprint},
+        dataset=source,
         category="t2t",
-        eval_splits=[dataset.split],
+        eval_splits=[split],
         eval_langs=["eng-Latn"],
         date=None,
         dialect=[],
@@ -104,6 +104,17 @@ def beir_task(dataset: BeirDataset) -> AbsTaskRetrieval:
         modalities=["text"],
         sample_creation=None,
         bibtex_citation="",
+        prompt=prompt,
+    )
+
+
+def beir_task(dataset: BeirDataset) -> AbsTaskRetrieval:
+    """An mteb retrieval task over a loaded BEIR dataset (BEIR conventions: a query never retrieves itself)."""
+    metadata = retrieval_metadata(
+        dataset.name,
+        dataset.split,
+        f"BEIR folder '{dataset.label}' from local disk",
+        {"path": f"local/{dataset.name}", "revision": dataset.fingerprint},
     )
     split = RetrievalSplitData(
         queries=Dataset.from_dict({"id": list(dataset.queries), "text": list(dataset.queries.values())}),
