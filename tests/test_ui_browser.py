@@ -108,7 +108,8 @@ def start_long_comparison(page, url: str) -> None:
     page.keyboard.press("Enter")
     page.wait_for_timeout(500)
     wait_idle(page)
-    assert page.get_by_text("Corpus: 3,000 documents. minilm: encodes 3,000 documents").is_visible()
+    # the plan is redrawn after the rerun that the new size starts: wait for it (a loaded machine is slow)
+    page.get_by_text("Corpus: 3,000 documents. minilm: encodes 3,000 documents").wait_for(timeout=60_000)
     page.get_by_role("button", name="Compare", exact=True).click()
     page.wait_for_function("() => /minilm: documents: [1-9]/.test(document.body.innerText)", timeout=120_000)
 
