@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from test_train_ddp import free_port
-from test_train_model import EXAMPLES, NO_AUTOCAST, batch_for, grads, tiny_model
+from test_train_model import EXAMPLES, NO_AUTOCAST, batch_for, grads, tiny_model, write_pairs
 from typer.testing import CliRunner
 
 from trainer.config import ModelConfig, OptimConfig, SourceConfig, TrainConfig
@@ -174,15 +174,7 @@ def test_zero3_training_equals_plain_and_resumes_through_the_engine(tmp_path, ti
 
     from trainer.train import train
 
-    data = tmp_path / "pairs.jsonl"
-    data.write_text(
-        "\n".join(
-            json.dumps({"query": e.query, "positive": e.positive, "task": "Find answers"})
-            for e in EXAMPLES * 2
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    data = write_pairs(tmp_path / "pairs.jsonl")
 
     def config(out, deepspeed):
         return TrainConfig(

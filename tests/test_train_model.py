@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -46,6 +47,13 @@ EXAMPLES = [
     )
     for i, topic in enumerate(["cats", "stocks", "rain", "chess", "bread", "trains"])
 ]
+
+
+def write_pairs(path: Path, examples: list[Example] = EXAMPLES * 2) -> Path:
+    """A JSONL training file of ``examples`` (query, positive, one task)."""
+    rows = (json.dumps({"query": e.query, "positive": e.positive, "task": "Find answers"}) for e in examples)
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
 
 
 def batch_for(tokenizer, examples=EXAMPLES):
@@ -108,15 +116,7 @@ def test_grad_cache_matches_plain_gradients(tiny_llm_dir):
 
 
 def test_resume_continues_the_same_schedule(tmp_path, tiny_llm_dir):
-    data = tmp_path / "pairs.jsonl"
-    data.write_text(
-        "\n".join(
-            json.dumps({"query": e.query, "positive": e.positive, "task": "Find answers"})
-            for e in EXAMPLES * 2
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    data = write_pairs(tmp_path / "pairs.jsonl")
 
     def config(out):
         return TrainConfig(

@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from test_train_model import EXAMPLES, NO_AUTOCAST, batch_for, grads, tiny_model
+from test_train_model import NO_AUTOCAST, batch_for, grads, tiny_model, write_pairs
 
 from trainer.config import ModelConfig, OptimConfig, SourceConfig, TrainConfig
 from trainer.model import build_model
@@ -98,15 +98,7 @@ def test_prefix_cache_needs_frozen_layers():
 
 
 def test_cached_run_resumes_exactly(tmp_path, tiny_llm_dir):
-    data = tmp_path / "pairs.jsonl"
-    data.write_text(
-        "\n".join(
-            json.dumps({"query": e.query, "positive": e.positive, "task": "Find answers"})
-            for e in EXAMPLES * 2
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    data = write_pairs(tmp_path / "pairs.jsonl")
 
     def config(out):
         return TrainConfig(
