@@ -29,10 +29,14 @@ import sys
 import time
 import weakref
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
+
+if TYPE_CHECKING:
+    from trainer.collate import Batch
 
 DATA = "../shared/data/train/wikiqa/train.jsonl"
 TEMPERATURE = 0.02
@@ -54,7 +58,13 @@ class TensorPeak(TorchDispatchMode):
         self.refs: dict[int, weakref.ref] = {}
         return super().__enter__()
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+    def __torch_dispatch__(
+        self,
+        func: Callable[..., Any],
+        types: tuple[type, ...],
+        args: tuple = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         out = func(*args, **(kwargs or {}))
         inputs = {
             id(t.untyped_storage()) for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)
@@ -83,7 +93,7 @@ def pairs(count: int) -> list[tuple[str, str]]:
     return [(f"Instruct: {r['task']}\nQuery: {r['query']}", r["positive"]) for r in rows][:count]
 
 
-def collator(args):
+def collator(args: argparse.Namespace) -> Callable[[list[tuple[str, str]]], Batch]:
     """trainer's collator with a template that leaves texts as they are; and its tokenizer."""
     from embedder.loading import default_model_dir, load_tokenizer
     from embedder.prompts import PromptTemplate
@@ -95,7 +105,7 @@ def collator(args):
     return lambda items: collate([Example(q, p, None, "", "bench") for q, p in items])
 
 
-def ours(args) -> tuple[Step, int]:
+def ours(args: argparse.Namespace) -> tuple[Step, int]:
     """A step of trainer/, and the number of trainable parameters."""
     from trainer.config import ModelConfig
     from trainer.model import build_model, trainable_parameters
@@ -114,7 +124,7 @@ def ours(args) -> tuple[Step, int]:
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     collate = collator(args)
 
-    def step(items) -> float:
+    def step(items: list[tuple[str, str]]) -> float:
         batch = collate(items)
         if args.mode == "cache":
             loss = backward_grad_cache(model, batch, TEMPERATURE, args.chunk, contextlib.nullcontext)
@@ -127,7 +137,7 @@ def ours(args) -> tuple[Step, int]:
     return step, sum(p.numel() for p in params)
 
 
-def sentence_transformers_step(args) -> tuple[Step, int]:
+def sentence_transformers_step(args: argparse.Namespace) -> tuple[Step, int]:
     """The same step with sentence-transformers: last-token pooling, LoRA, (Cached)MNRL."""
     from peft import LoraConfig, get_peft_model
     from sentence_transformers import SentenceTransformer
@@ -154,7 +164,7 @@ def sentence_transformers_step(args) -> tuple[Step, int]:
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     collate = collator(args)
 
-    def step(items) -> float:
+    def step(items: list[tuple[str, str]]) -> float:
         batch = collate(items)
         loss = loss_fn([batch.queries, batch.documents], None)
         loss.backward()
@@ -165,7 +175,7 @@ def sentence_transformers_step(args) -> tuple[Step, int]:
     return step, sum(p.numel() for p in params)
 
 
-def worker(args) -> None:
+def worker(args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     step, trainable = (ours if args.worker == "ours" else sentence_transformers_step)(args)
@@ -190,7 +200,7 @@ def worker(args) -> None:
     )
 
 
-def run(args, name: str, batch: int, mode: str) -> dict:
+def run(args: argparse.Namespace, name: str, batch: int, mode: str) -> dict:
     command = [
         sys.executable,
         __file__,
