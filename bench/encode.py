@@ -19,9 +19,16 @@ import itertools
 import random
 import resource
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from embedder.backends.llm import LLMEncoder
 
 
 def matmul_gflops(repeats: int = 5) -> float:
@@ -40,7 +47,7 @@ def linear_params(model: torch.nn.Module) -> int:
     return sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
 
 
-def mixed_texts(tokenizer, n: int, target: int, seed: int) -> list[str]:
+def mixed_texts(tokenizer: PreTrainedTokenizerBase, n: int, target: int, seed: int) -> list[str]:
     """Texts of 25%..175% of ``target`` tokens, from a fixed word pool."""
     rng = random.Random(seed)
     words = [
@@ -77,7 +84,7 @@ def mixed_texts(tokenizer, n: int, target: int, seed: int) -> list[str]:
 
 
 @torch.inference_mode()
-def plain_loop(encoder, texts: list[str], batch_size: int) -> np.ndarray:
+def plain_loop(encoder: LLMEncoder, texts: list[str], batch_size: int) -> np.ndarray:
     """What one writes without this project: fixed order, fixed batch, pad to the longest, EOS appended."""
     from embedder.batching import pad_batch, tokenize_with_eos
     from embedder.pooling import last_token_pool
@@ -92,7 +99,7 @@ def plain_loop(encoder, texts: list[str], batch_size: int) -> np.ndarray:
 
 
 @torch.inference_mode()
-def kernels_alone_seconds(encoder, texts: list[str], repeats: int = 2) -> float:
+def kernels_alone_seconds(encoder: LLMEncoder, texts: list[str], repeats: int = 2) -> float:
     """Seconds the model's matrix multiplies and causal attention alone take on the encoder's batches of
     ``texts`` (best of ``repeats`` per batch): element-wise work, copies and framework overhead excluded."""
     from embedder.batching import tokenize_with_eos
@@ -122,7 +129,7 @@ def kernels_alone_seconds(encoder, texts: list[str], repeats: int = 2) -> float:
     return total
 
 
-def timed(fn, *args) -> tuple[np.ndarray, float]:
+def timed(fn: Callable[..., np.ndarray], *args: object) -> tuple[np.ndarray, float]:
     start = time.perf_counter()
     result = fn(*args)
     return result, time.perf_counter() - start

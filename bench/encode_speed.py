@@ -17,10 +17,11 @@ import time
 import torch
 
 from embedder.datasets import load_beir
+from embedder.protocol import Encoder
 from embedder.registry import is_llm_spec, load_encoder
 
 
-def token_counts(encoder, texts: list[str], max_length: int) -> int:
+def token_counts(encoder: Encoder, texts: list[str], max_length: int) -> int:
     """Tokens the model actually runs over (its own tokenizer, its own truncation)."""
     if hasattr(encoder, "count_tokens"):
         return sum(min(n, max_length) for n in encoder.count_tokens(texts))

@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from embedder.datasets import load_beir, subset
+from embedder.datasets import BeirDataset, load_beir, subset
 from embedder.evaluation.bm25 import BM25Retriever
 from embedder.evaluation.hybrid import HybridRetriever, fuse_runs
-from embedder.evaluation.metrics import evaluate_run
+from embedder.evaluation.metrics import Run, evaluate_run
 from embedder.evaluation.retrieval import DenseRetriever
 from embedder.fusion import FusionConfig
 from embedder.registry import load_model
@@ -31,11 +31,11 @@ GRID = [FusionConfig(method="rrf", rrf_k=k) for k in (5, 20, 60, 100)] + [
 ]
 
 
-def ndcg(data, run) -> float:
+def ndcg(data: BeirDataset, run: Run) -> float:
     return 100 * evaluate_run(data.qrels, run)["ndcg_at_10"]
 
 
-def dev_sets(max_queries: int, max_docs: int):
+def dev_sets(max_queries: int, max_docs: int) -> list[BeirDataset]:
     config = load_config("trainer/configs/default-cpu.toml")
     source = next(s for s in config.data if s.kind == "beir" and s.holdout_queries)
     return [
@@ -44,14 +44,14 @@ def dev_sets(max_queries: int, max_docs: int):
     ]
 
 
-def test_sets(max_queries: int, max_docs: int):
+def test_sets(max_queries: int, max_docs: int) -> list[BeirDataset]:
     return [
         subset(load_beir(f"../shared/data/{name}", "test"), max_queries, max_docs, 0)
         for name in ("scifact", "nfcorpus")
     ]
 
 
-def runs(hybrids: dict[str, HybridRetriever], datasets) -> dict:
+def runs(hybrids: dict[str, HybridRetriever], datasets: list[BeirDataset]) -> dict:
     """(dense run, BM25 run) per (encoder, dataset), each computed once."""
     return {
         (spec, data.label): hybrid.runs(data, data.default_instruction())

@@ -16,8 +16,10 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from embedder.protocol import Encoder
 from embedder.registry import load_encoder
 from rag.chunking import chunk_text, spans_for
 from rag.config import IndexConfig, Workspace
@@ -43,7 +45,7 @@ def write_corpus(kind: str, docs: int, folder: Path) -> None:
             (folder / f"{row['_id']}.md").write_text(f"# {row['title']}\n\n{row['text']}\n", encoding="utf-8")
 
 
-def chunk_texts(folder: Path, encoder) -> list[str]:
+def chunk_texts(folder: Path, encoder: Encoder) -> list[str]:
     """The unique chunk texts an indexing run of ``folder`` will encode, in order."""
     config = IndexConfig()
     texts = []
@@ -53,13 +55,13 @@ def chunk_texts(folder: Path, encoder) -> list[str]:
     return list(dict.fromkeys(texts))
 
 
-def timed(function, *args, **kwargs) -> tuple[float, object]:
+def timed(function: Callable[..., object], *args: object, **kwargs: object) -> tuple[float, object]:
     start = time.perf_counter()
     result = function(*args, **kwargs)
     return time.perf_counter() - start, result
 
 
-def bench_pipeline(args, tmp: Path) -> None:
+def bench_pipeline(args: argparse.Namespace, tmp: Path) -> None:
     encoder = load_encoder(args.model)
     folder, workspace = tmp / "corpus", Workspace(f"sqlite:///{tmp / 'rag.db'}", tmp / "indexes")
     write_corpus(args.corpus, args.docs, folder)

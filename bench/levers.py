@@ -33,7 +33,8 @@ import tomllib
 
 from embedder.datasets import BeirDataset, load_beir, subset
 from embedder.evaluation.devsets import StsPairs, pairs_retrieval_set, read_sts_pairs, sts_spearman
-from embedder.evaluation.retrieval import evaluate_encoder
+from embedder.evaluation.retrieval import Retriever, evaluate_encoder
+from embedder.protocol import Encoder
 from embedder.registry import adapter_config, load_encoder, load_model
 from trainer.config import load_config
 from trainer.dev import holdout_dataset
@@ -93,7 +94,7 @@ def dev_suite(config_path: str, max_docs: int) -> DevSuite:
     return DevSuite(retrieval, read_sts_pairs(DATA / "stsbenchmark" / "sts-dev.csv"))
 
 
-def measure(model, suite: DevSuite) -> tuple[dict[str, float], float]:
+def measure(model: Encoder | Retriever, suite: DevSuite) -> tuple[dict[str, float], float]:
     """Scores of an encoder (or the BM25 retriever, which has no STS score) on the suite, and seconds taken."""
     started = time.perf_counter()
     scores = {
@@ -121,7 +122,7 @@ def read_record(path: str) -> list[LeverRow]:
     return [LeverRow(**{**row, "scores": row.get("scores", {})}) for row in rows]
 
 
-def cell(value, digits: int = 1) -> str:
+def cell(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
 
 
@@ -150,7 +151,7 @@ def table(rows: list[LeverRow]) -> str:
     return "\n".join(lines)
 
 
-def quiet(encoder):
+def quiet(encoder: Encoder | Retriever) -> Encoder | Retriever:
     if hasattr(encoder, "show_progress"):
         encoder.show_progress = False
     return encoder

@@ -27,6 +27,7 @@ import argparse
 import itertools
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -34,7 +35,7 @@ import faiss
 import numpy as np
 from sqlalchemy import insert
 
-from rag.collection import open_or_create
+from rag.collection import Collection, open_or_create
 from rag.config import IndexConfig, Workspace
 from rag.lexical import drop_lexical
 from rag.search import hits_statement, search, search_vector
@@ -70,7 +71,9 @@ def chunk_texts(n: int, rng: np.random.Generator) -> list[str]:
     return [" ".join(f"w{r}" for r in row) for row in ranks.tolist()]
 
 
-def fill_collection(workspace: Workspace, n: int, dim: int, texts: list[str] | None = None):
+def fill_collection(
+    workspace: Workspace, n: int, dim: int, texts: list[str] | None = None
+) -> tuple[Collection, np.ndarray]:
     """A collection with ``n`` chunk rows (100 per document; ``texts`` or a filler); returns it and the
     chunk ids in order."""
     encoder = SimpleNamespace(name=f"bench:random-{dim}", dim=dim)  # only name and dim are read
@@ -126,13 +129,13 @@ def interleaved_latencies(calls: list, queries: np.ndarray) -> tuple[list[np.nda
     return [np.asarray(t) * 1e3 for t in times], found
 
 
-def bare_sql_search(index, workspace: Workspace, k: int):
+def bare_sql_search(index: faiss.Index, workspace: Workspace, k: int) -> Callable[[np.ndarray], list]:
     """Raw FAISS, then the hit rows' SQL statement on a plain DBAPI cursor, rows left as they come."""
     engine = reader_for(workspace.url).engine
     cursor = engine.raw_connection().cursor()
     sql = hits_statement(engine.dialect, k).string
 
-    def call(query: np.ndarray):
+    def call(query: np.ndarray) -> list:
         cursor.execute(sql, index.search(query[None, :], k)[1][0].tolist())
         return cursor.fetchall()
 
@@ -148,7 +151,7 @@ def factories_for(n: int, kinds: list[str]) -> list[str]:
     return [factories[kind] for kind in kinds]
 
 
-def bench_size(n: int, args, rng: np.random.Generator) -> None:
+def bench_size(n: int, args: argparse.Namespace, rng: np.random.Generator) -> None:
     vectors = random_vectors(n, args.dim, args.data, rng)
     queries = unit(
         vectors[rng.integers(0, n, args.queries)]
@@ -187,8 +190,14 @@ def bench_size(n: int, args, rng: np.random.Generator) -> None:
 
 
 def bench_index(
-    collection, ids: np.ndarray, vectors: np.ndarray, queries: np.ndarray, factory: str, args, path: Path
-):
+    collection: Collection,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    queries: np.ndarray,
+    factory: str,
+    args: argparse.Namespace,
+    path: Path,
+) -> tuple[dict[str, float | np.ndarray], np.ndarray]:
     """Build one index into the collection; time raw FAISS and our search on it."""
     collection.vectors = VectorIndex(args.dim)  # frees the previous index first (RAM at 1M vectors)
     start = time.perf_counter()
@@ -223,7 +232,12 @@ class LookupEncoder:
 
 
 def bench_modes(
-    workspace: Workspace, n: int, vectors: np.ndarray, queries: np.ndarray, args, rng: np.random.Generator
+    workspace: Workspace,
+    n: int,
+    vectors: np.ndarray,
+    queries: np.ndarray,
+    args: argparse.Namespace,
+    rng: np.random.Generator,
 ) -> None:
     """p50/p99 of ``rag.search`` per mode on one collection with chunk texts and a lexical index."""
     start = time.perf_counter()

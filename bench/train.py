@@ -38,10 +38,14 @@ import sys
 import time
 import weakref
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
+
+if TYPE_CHECKING:
+    from trainer.collate import Batch
 
 DATA = "../shared/data/train/wikiqa/train.jsonl"
 TEMPERATURE = 0.02
@@ -63,7 +67,13 @@ class TensorPeak(TorchDispatchMode):
         self.refs: dict[int, weakref.ref] = {}
         return super().__enter__()
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+    def __torch_dispatch__(
+        self,
+        func: Callable[..., Any],
+        types: tuple[type, ...],
+        args: tuple = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         out = func(*args, **(kwargs or {}))
         inputs = {
             id(t.untyped_storage()) for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)
@@ -92,7 +102,7 @@ def pairs(count: int) -> list[tuple[str, str]]:
     return [(f"Instruct: {r['task']}\nQuery: {r['query']}", r["positive"]) for r in rows][:count]
 
 
-def collator(args):
+def collator(args: argparse.Namespace) -> Callable[[list[tuple[str, str]]], Batch]:
     """trainer's collator with a template that leaves texts as they are; and its tokenizer."""
     from embedder.loading import default_model_dir, load_tokenizer
     from embedder.prompts import PromptTemplate
@@ -104,7 +114,7 @@ def collator(args):
     return lambda items: collate([Example(q, p, None, "", "bench") for q, p in items])
 
 
-def ours(args) -> tuple[Step, int]:
+def ours(args: argparse.Namespace) -> tuple[Step, int]:
     """A step of trainer/, and the number of trainable parameters."""
     from trainer.config import ModelConfig
     from trainer.model import build_model, trainable_parameters
@@ -123,7 +133,7 @@ def ours(args) -> tuple[Step, int]:
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     collate = collator(args)
 
-    def step(items) -> float:
+    def step(items: list[tuple[str, str]]) -> float:
         batch = collate(items)
         if args.mode == "cache":
             loss = backward_grad_cache(model, batch, TEMPERATURE, args.chunk, contextlib.nullcontext)
@@ -136,7 +146,7 @@ def ours(args) -> tuple[Step, int]:
     return step, sum(p.numel() for p in params)
 
 
-def sentence_transformers_step(args) -> tuple[Step, int]:
+def sentence_transformers_step(args: argparse.Namespace) -> tuple[Step, int]:
     """The same step with sentence-transformers: last-token pooling, LoRA, (Cached)MNRL."""
     from peft import LoraConfig, get_peft_model
     from sentence_transformers import SentenceTransformer
@@ -163,7 +173,7 @@ def sentence_transformers_step(args) -> tuple[Step, int]:
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     collate = collator(args)
 
-    def step(items) -> float:
+    def step(items: list[tuple[str, str]]) -> float:
         batch = collate(items)
         loss = loss_fn([batch.queries, batch.documents], None)
         loss.backward()
@@ -174,7 +184,7 @@ def sentence_transformers_step(args) -> tuple[Step, int]:
     return step, sum(p.numel() for p in params)
 
 
-def prefix_cache_rows(args) -> dict:
+def prefix_cache_rows(args: argparse.Namespace) -> dict:
     """Examples per hour of full and cached steps on the same batches and weights, and their loss gap."""
     import tempfile
 
@@ -189,12 +199,12 @@ def prefix_cache_rows(args) -> dict:
     data = pairs(args.batch * (args.steps + 1))
     batches = [collate(data[i * args.batch : (i + 1) * args.batch]) for i in range(args.steps + 1)]
 
-    def train(model, encoder) -> tuple[float, list[float]]:
+    def train(model: torch.nn.Module, encoder: torch.nn.Module) -> tuple[float, list[float]]:
         """Examples per hour over the timed steps (after one untimed warm-up step), and their losses."""
         params = trainable_parameters(model)
         optimizer = torch.optim.AdamW(params, lr=1e-4)
 
-        def step(batch) -> float:
+        def step(batch: Batch) -> float:
             loss = backward_plain(encoder, batch, TEMPERATURE, contextlib.nullcontext)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -205,7 +215,7 @@ def prefix_cache_rows(args) -> dict:
         losses = [step(batch) for batch in batches[1:]]
         return args.batch * args.steps * 3600 / (time.perf_counter() - started), losses
 
-    def fresh(frozen: int):
+    def fresh(frozen: int) -> torch.nn.Module:
         torch.manual_seed(0)
         model, _ = build_model(
             ModelConfig(
@@ -230,7 +240,7 @@ def prefix_cache_rows(args) -> dict:
     return {"full": full_rate, "cached": cached_rate, "every_layer": before_rate, "gap": gap}
 
 
-def compare_prefix_cache(args) -> None:
+def compare_prefix_cache(args: argparse.Namespace) -> None:
     rows = prefix_cache_rows(args)
     print(
         f"SmolLM2-135M first {args.layers} layers, LoRA above layer {args.frozen}, batch {args.batch}, "
@@ -246,7 +256,7 @@ def compare_prefix_cache(args) -> None:
     )
 
 
-def worker(args) -> None:
+def worker(args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     step, trainable = (ours if args.worker == "ours" else sentence_transformers_step)(args)
@@ -271,7 +281,7 @@ def worker(args) -> None:
     )
 
 
-def run(args, name: str, batch: int, mode: str) -> dict:
+def run(args: argparse.Namespace, name: str, batch: int, mode: str) -> dict:
     command = [
         sys.executable,
         __file__,

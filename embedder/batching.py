@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
-def tokenize_with_eos(tokenizer, texts: Sequence[str], max_length: int) -> tuple[list[list[int]], int]:
+
+def tokenize_with_eos(
+    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int
+) -> tuple[list[list[int]], int]:
     """Token ids per text, cut to ``max_length - 1`` and ended by EOS; returns ``(ids, n_truncated)``.
 
     EOS is appended by hand: tokenizers differ on whether (and transformers versions on
@@ -26,7 +32,10 @@ def tokenize_with_eos(tokenizer, texts: Sequence[str], max_length: int) -> tuple
 
 
 def fit_in_template(
-    tokenizer, texts: Sequence[str], wraps: Sequence[Callable[[str], str]], max_length: int
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    wraps: Sequence[Callable[[str], str]],
+    max_length: int,
 ) -> tuple[list[str], int]:
     """Wrap each text in its prompt, cutting the text (never the prompt) so that the whole, EOS
     included, fits in ``max_length`` tokens; returns ``(formatted, n_truncated)``.
@@ -55,7 +64,7 @@ def fit_in_template(
     return formatted, truncated
 
 
-def length_with_eos(tokenizer, text: str) -> int:
+def length_with_eos(tokenizer: PreTrainedTokenizerBase, text: str) -> int:
     return len(tokenizer(text, add_special_tokens=True)["input_ids"]) + 1
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .console import fail, open_encoder, require_extra, run_or_fail
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="model spec; see `e5 models`")]
 AdapterOpt = Annotated[str | None, typer.Option(help="LoRA adapter folder (LLM models)")]
@@ -89,7 +93,7 @@ def serve(
     uvicorn.run(api, host=host, port=port)
 
 
-def chat_routes(chat_model: str | None):
+def chat_routes(chat_model: str | None) -> Callable[[FastAPI], None] | None:
     """Routes for the local chat endpoint, unless disabled with ``none``."""
     if chat_model == "none":
         return None

@@ -89,12 +89,12 @@ def fuse(dense: Scored, lexical: Scored, config: FusionConfig = FusionConfig()) 
     keys = list(dict.fromkeys([key for key, _ in dense] + [key for key, _ in lexical]))
     if config.method == "rrf":
 
-        def score(key):
+        def score(key: Hashable) -> float:
             return sum(1.0 / (config.rrf_k + r[key]) for r in (dense_ranks, lexical_ranks) if key in r)
     else:
         dense_norm, lexical_norm = min_max(dense), min_max(lexical)
 
-        def score(key):
+        def score(key: Hashable) -> float:
             return config.alpha * dense_norm.get(key, 0.0) + (1.0 - config.alpha) * lexical_norm.get(key, 0.0)
 
     fused = [Fused(key, score(key), dense_ranks.get(key), lexical_ranks.get(key)) for key in keys]

@@ -8,10 +8,14 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .paths import model_cache_dir
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +92,7 @@ def adapter_fingerprint(adapter: str | None) -> str | None:
     return digest.hexdigest()[:12]
 
 
-def load_tokenizer(model_dir: str):
+def load_tokenizer(model_dir: str) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -99,7 +103,7 @@ def load_tokenizer(model_dir: str):
     return tokenizer
 
 
-def truncate_layers(model, num_layers: int | None):
+def truncate_layers(model: PreTrainedModel, num_layers: int | None) -> PreTrainedModel:
     """Keep only the first ``num_layers`` transformer blocks of a backbone (in place)."""
     if num_layers is None:
         return model
@@ -136,8 +140,8 @@ def load_backbone(
     dtype: torch.dtype = torch.float32,
     num_layers: int | None = None,
     adapter: str | None = None,
-    **kwargs,
-):
+    **kwargs: Any,
+) -> PreTrainedModel:
     """The transformer body of a causal LM (no LM head), optionally truncated, with a LoRA adapter merged."""
     from transformers import AutoModel
 

@@ -7,6 +7,10 @@ local OpenAI-compatible server gets a placeholder key, since the client refuses 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import openai
 
 LOCAL_KEY = "not-needed"  # local OpenAI-compatible servers usually ignore the key
 
@@ -26,7 +30,7 @@ def openai_client(
     timeout: float = 60.0,
     max_retries: int = 5,
     asynchronous: bool = False,
-):
+) -> openai.OpenAI | openai.AsyncOpenAI:
     """An ``openai.OpenAI`` (or ``AsyncOpenAI``) on the resolved endpoint; retries with backoff are the
     client's own (``max_retries``)."""
     import openai

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -71,13 +72,23 @@ def packed_causal_attention(
 
 
 @packed_causal_attention.register_fake
-def _(query, key, value, cu_seq_lens, scale):
+def _(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, cu_seq_lens: torch.Tensor, scale: float
+) -> torch.Tensor:
     return torch.empty_like(query)
 
 
 def packed_attention_forward(
-    module, query, key, value, attention_mask, scaling=None, dropout=0.0, cu_seq_lens_q=None, **kwargs
-):
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    cu_seq_lens_q: torch.Tensor | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """transformers attention function for packed inputs (output laid out as (1, total, heads, dim));
     an ordinary padded call (no ``cu_seq_lens_q``) goes to transformers' SDPA attention unchanged."""
     if cu_seq_lens_q is None:
@@ -88,7 +99,7 @@ def packed_attention_forward(
     return packed_causal_attention(query, key, value, cu_seq_lens_q, scale).transpose(1, 2), None
 
 
-def packed_mask(*, attention_mask=None, **kwargs):
+def packed_mask(*, attention_mask: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor | None:
     """Mask for the attention above: none for a packed call (its spans are the mask), SDPA's for a
     padded batch."""
     return None if attention_mask is None else sdpa_mask(attention_mask=attention_mask, **kwargs)

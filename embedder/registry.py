@@ -22,10 +22,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import EmbedderConfig
 from .protocol import Encoder
+
+if TYPE_CHECKING:
+    from .evaluation.retrieval import Retriever
 
 DEFAULT_ADAPTER = Path(__file__).with_name("adapters") / "default"
 EMBEDDER_CONFIG_FILE = "embedder.json"  # written by the trainer beside every adapter
@@ -171,7 +174,7 @@ def load_encoder(spec: str = "default", **overrides) -> Encoder:
     return entry.build(spec, {k: v for k, v in overrides.items() if v is not None})
 
 
-def load_model(spec: str, max_length: int | None = None, **overrides):
+def load_model(spec: str, max_length: int | None = None, **overrides: Any) -> Encoder | Retriever:
     """Anything the benchmarks rank with: an encoder, the BM25 retriever, or ``hybrid:<spec>`` (BM25 fused
     with that encoder by the default ``FusionConfig``); ``max_length`` applies to LLMs."""
     inner = spec.removeprefix(HYBRID_PREFIX) if spec.startswith(HYBRID_PREFIX) else spec

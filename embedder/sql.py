@@ -8,9 +8,14 @@ replaced, not raised).
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_MMAP_BYTES = 1 << 30  # reads map the file (address space only): no read() call per page of a search
 SQLITE_BUSY_MS = 30_000
@@ -33,7 +38,7 @@ def open_engine(url: str, metadata: MetaData | None = None) -> Engine:
     return engine
 
 
-def sqlite_pragmas(connection, _record) -> None:
+def sqlite_pragmas(connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")

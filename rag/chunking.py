@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 Span = tuple[int, int]
 TokenSpans = Callable[[str], list[Span]]
@@ -32,7 +36,7 @@ def whitespace_spans(text: str) -> list[Span]:
     return [match.span() for match in WORD.finditer(text)]
 
 
-def tokenizer_spans(tokenizer) -> TokenSpans:
+def tokenizer_spans(tokenizer: PreTrainedTokenizerBase) -> TokenSpans:
     """Token character spans from a fast Hugging Face tokenizer (no special tokens)."""
 
     def spans(text: str) -> list[Span]:

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from embedder.console import fail, open_encoder, run_or_fail
 from embedder.fusion import FusionConfig
+
+if TYPE_CHECKING:
+    from embedder.protocol import Encoder
+
+    from .collection import Collection
 
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="collection name")]
 ModelOpt = Annotated[
@@ -51,7 +56,7 @@ def register(app: typer.Typer) -> None:
         app.command()(command)
 
 
-def encoder_for(name: str, model: str | None, *, new: bool = False):
+def encoder_for(name: str, model: str | None, *, new: bool = False) -> tuple[str, Encoder]:
     """(spec, encoder): ``--model`` or the spec the collection was built with (``default`` for a new one).
 
     Unless ``new`` is allowed, an unknown collection fails here, before any model is loaded.
@@ -74,7 +79,7 @@ def fusion_config(fusion: str, alpha: float, rrf_k: int, candidates: int) -> Fus
     return run_or_fail(FusionConfig, method=fusion, alpha=alpha, rrf_k=rrf_k, candidates=candidates)
 
 
-def open_for_queries(name: str, model: str | None):
+def open_for_queries(name: str, model: str | None) -> Collection:
     """An existing collection with its encoder loaded (or a one-line error)."""
     from .collection import open_collection
 

@@ -135,7 +135,7 @@ def collection_lock(name: str, workspace: Workspace) -> Iterator[None]:
                 return
 
 
-def same_file(fd: int, path) -> bool:
+def same_file(fd: int, path: str | os.PathLike[str]) -> bool:
     try:
         here, there = os.fstat(fd), os.stat(path)
     except FileNotFoundError:

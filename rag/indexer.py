@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
 from tqdm.auto import tqdm
 
 from embedder.protocol import Encoder, surrogate_at
@@ -289,7 +290,7 @@ def commit_group(coll: Collection, group: list[PreparedDoc], vectors: dict) -> N
             )
 
 
-def upsert_document(session, collection_id: int, doc: PreparedDoc) -> int:
+def upsert_document(session: Session, collection_id: int, doc: PreparedDoc) -> int:
     entry: FileEntry = doc.entry
     values = {
         "title": doc.title,

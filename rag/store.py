@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Compiled, Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.sql.expression import Insert
 
 from embedder.sql import open_engine, utcnow
 
@@ -161,7 +162,7 @@ def reader_for(url: str) -> Reader:
     return Reader(engine_for(url))
 
 
-def insert_ignore(session: Session, table: type[Base]):
+def insert_ignore(session: Session, table: type[Base]) -> Insert:
     """An INSERT that skips rows whose key exists (e.g. a vector another run cached meanwhile)."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":

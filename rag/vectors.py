@@ -157,7 +157,7 @@ class VectorIndex:
             params = faiss.IndexRefineSearchParameters(k_factor=self.k_factor, base_index_params=params)
         return self.index.search(queries, k, params=params)
 
-    def device_index(self):
+    def device_index(self) -> faiss.Index:
         """A GPU copy for search when faiss-gpu and CUDA are present (HNSW stays on the CPU)."""
         if self._device_index is None:
             self._device_index = self.index

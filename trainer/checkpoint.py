@@ -5,16 +5,25 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors.torch import load_file, save_file
+
+if TYPE_CHECKING:
+    from peft import PeftModel
 
 STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.safetensors"
 
 
 def save_checkpoint(
-    folder: Path, model, optimizer, scheduler, step: int, wall_seconds: float | None = None
+    folder: Path,
+    model: PeftModel,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    step: int,
+    wall_seconds: float | None = None,
 ) -> None:
     """Write adapter, optimizer and schedule state for ``step`` atomically (staging folder, then rename);
     ``wall_seconds`` is the training time so far (carried across resumes into the model card)."""
@@ -39,7 +48,12 @@ def save_checkpoint(
     staging.rename(folder)
 
 
-def load_checkpoint(folder: Path, model, optimizer, scheduler) -> tuple[int, float]:
+def load_checkpoint(
+    folder: Path,
+    model: PeftModel,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+) -> tuple[int, float]:
     """Restore a checkpoint written by :func:`save_checkpoint`; returns the step to continue from
     and the wall seconds spent so far (0 when not recorded)."""
     from peft import set_peft_model_state_dict

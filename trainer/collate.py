@@ -6,6 +6,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -13,6 +14,9 @@ from embedder.batching import fit_in_template, pad_batch, tokenize_with_eos
 from embedder.prompts import PromptTemplate
 
 from .data import Example
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,13 @@ class Batch:
 class Collator:
     """Formats texts with a prompt template, tokenises with an appended EOS, pads dynamically."""
 
-    def __init__(self, tokenizer, template: PromptTemplate, query_max_length: int, doc_max_length: int):
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        template: PromptTemplate,
+        query_max_length: int,
+        doc_max_length: int,
+    ):
         self.tokenizer = tokenizer
         self.template = template
         self.query_max_length = query_max_length

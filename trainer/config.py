@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomllib
 
 SOURCE_KINDS = ("beir", "jsonl", "sts")
 LEAK_POLICIES = ("error", "drop")
+C = TypeVar("C")  # a config dataclass
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ def from_dict(raw: dict) -> TrainConfig:
     return _build(TrainConfig, raw)
 
 
-def _build(cls, values: dict):
+def _build(cls: type[C], values: dict) -> C:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - names
     if unknown:

@@ -7,10 +7,14 @@ import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from embedder.registry import EMBEDDER_CONFIG_FILE
 
 from .config import TrainConfig
+
+if TYPE_CHECKING:
+    from peft import PeftModel
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ def embedder_settings(config: TrainConfig) -> dict:
     }
 
 
-def export_adapter(model, config: TrainConfig, result: TrainResult) -> Path:
+def export_adapter(model: PeftModel, config: TrainConfig, result: TrainResult) -> Path:
     """Save the adapter folder: ``adapter_model.safetensors``, ``embedder.json``, ``train_config.json``, README."""
     folder = result.adapter_dir
     model.save_pretrained(folder, safe_serialization=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from embedder.loading import adapter_folder, load_backbone, load_tokenizer, resolve_model
@@ -10,8 +12,14 @@ from embedder.pooling import last_token_pool
 from .config import ModelConfig
 from .prefix import freeze_lower_layers
 
+if TYPE_CHECKING:
+    from peft import PeftModel
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-def build_model(config: ModelConfig, dtype: torch.dtype = torch.float32):
+
+def build_model(
+    config: ModelConfig, dtype: torch.dtype = torch.float32
+) -> tuple[PeftModel, PreTrainedTokenizerBase]:
     """``(peft_model, tokenizer)``: a fresh LoRA on the backbone's linear layers (or the one in
     ``config.init_adapter``, to continue training it), only it trainable; with ``frozen_layers`` only
     the LoRA above them."""
@@ -44,7 +52,7 @@ def build_model(config: ModelConfig, dtype: torch.dtype = torch.float32):
     return get_peft_model(backbone, lora), tokenizer
 
 
-def linear_module_names(backbone) -> list[str]:
+def linear_module_names(backbone: PreTrainedModel) -> list[str]:
     """Names of the linear layers inside the transformer blocks (``q_proj``, ..., ``down_proj``)."""
     return sorted(
         {
@@ -55,11 +63,11 @@ def linear_module_names(backbone) -> list[str]:
     )
 
 
-def encode(model, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+def encode(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
     """Last-token (EOS) embeddings of a padded batch, not normalised (the loss does that)."""
     hidden = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).last_hidden_state
     return last_token_pool(hidden, inputs["attention_mask"])
 
 
-def trainable_parameters(model) -> list[torch.nn.Parameter]:
+def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]

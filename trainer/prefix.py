@@ -23,7 +23,7 @@ from transformers.modeling_outputs import BaseModelOutput
 log = logging.getLogger(__name__)
 
 
-def inner_backbone(model) -> torch.nn.Module:
+def inner_backbone(model: torch.nn.Module) -> torch.nn.Module:
     """The transformer body (``.layers``, ``.norm``) under a PEFT wrapper or a plain backbone."""
     body = model.get_base_model() if hasattr(model, "get_base_model") else model
     if not hasattr(body, "layers"):
@@ -46,7 +46,7 @@ def layer_stack(body: torch.nn.Module, start: int, stop: int, final_norm: bool) 
     return stack
 
 
-def freeze_lower_layers(model, frozen_layers: int) -> None:
+def freeze_lower_layers(model: torch.nn.Module, frozen_layers: int) -> None:
     """Turn off gradients of every parameter in layers below ``frozen_layers`` (LoRA included)."""
     for name, param in model.named_parameters():
         index = layer_index(name)
@@ -123,7 +123,7 @@ class PrefixModel(torch.nn.Module):
     state equals a recomputed one.
     """
 
-    def __init__(self, model, frozen_layers: int, cache: HiddenStateCache | None = None):
+    def __init__(self, model: torch.nn.Module, frozen_layers: int, cache: HiddenStateCache | None = None):
         super().__init__()
         body = inner_backbone(model)
         if not 0 < frozen_layers < len(body.layers):

@@ -81,7 +81,7 @@ def chunks(inputs: Inputs, size: int) -> list[Inputs]:
 
 
 def backward_plain(
-    model,
+    model: torch.nn.Module,
     batch: Batch,
     temperature: float,
     autocast: Callable[[], contextlib.AbstractContextManager],
@@ -97,7 +97,7 @@ def backward_plain(
 
 
 def backward_grad_cache(
-    model,
+    model: torch.nn.Module,
     batch: Batch,
     temperature: float,
     chunk_size: int,
@@ -147,14 +147,16 @@ def embedding_gradients(
     return float(loss.detach()), [leaf.grad for leaf in leaves]
 
 
-def autocast_for(device: torch.device, enabled: bool):
+def autocast_for(device: torch.device, enabled: bool) -> Callable[[], contextlib.AbstractContextManager]:
     """bf16 autocast on GPUs when mixed precision is on; fp32 elsewhere (bf16 is slow on CPU)."""
     if enabled and device.type == "cuda":
         return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext
 
 
-def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig):
+def make_optimizer(
+    params: list[torch.nn.Parameter], config: TrainConfig
+) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW with linear warmup then linear decay to zero at ``max_steps``."""
     from transformers import get_linear_schedule_with_warmup
 
@@ -169,10 +171,10 @@ class StepRunner:
 
     def __init__(
         self,
-        model,
-        params,
-        optimizer,
-        scheduler,
+        model: torch.nn.Module,
+        params: list[torch.nn.Parameter],
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
         config: TrainConfig,
         device: torch.device,
         encoder: torch.nn.Module | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -13,12 +14,15 @@ from .collate import Teacher, document_texts
 from .config import DistillConfig
 from .data import Example
 
+if TYPE_CHECKING:
+    from embedder.protocol import Encoder
+
 
 class TeacherScorer:
     """Embeds queries (with their instruction) and documents with an ``embedder`` encoder spec,
     keeping every vector in memory so a text is encoded once per run."""
 
-    def __init__(self, config: DistillConfig, encoder=None):
+    def __init__(self, config: DistillConfig, encoder: Encoder | None = None):
         from embedder.registry import load_encoder
 
         self.config = config

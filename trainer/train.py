@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from tqdm.auto import tqdm
@@ -25,6 +26,9 @@ from .model import build_model, trainable_parameters
 from .prefix import HiddenStateCache, PrefixModel
 from .step import StepRunner, make_optimizer
 from .teacher import TeacherScorer
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 def batch_schedule(examples: list[Example], config: TrainConfig) -> list[list[int]]:
@@ -120,7 +124,15 @@ def setup(config: TrainConfig) -> Run:
     return Run(examples, counts, model, collator, optimizer, scheduler, steps, device, teacher)
 
 
-def plain_setup(config: TrainConfig, device: torch.device):
+def plain_setup(
+    config: TrainConfig, device: torch.device
+) -> tuple[
+    torch.nn.Module,
+    PreTrainedTokenizerBase,
+    torch.optim.Optimizer,
+    torch.optim.lr_scheduler.LRScheduler,
+    StepRunner,
+]:
     """``(model, tokenizer, optimizer, scheduler, steps)`` on one device (or plain DDP), no DeepSpeed."""
     model, tokenizer = build_model(config.model)
     model.to(device).train()

@@ -16,22 +16,31 @@ import functools
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 import torch.distributed as dist
 
 from .config import TrainConfig
 from .distributed import world
-from .export import export_adapter
+from .export import TrainResult, export_adapter
 from .model import build_model, trainable_parameters
 from .step import StepRunner, make_optimizer
+
+if TYPE_CHECKING:
+    from deepspeed import DeepSpeedEngine
+    from transformers import PreTrainedTokenizerBase
+
+T = TypeVar("T")
 
 INSTALL_HINT = 'DeepSpeed is not installed: pip install -e ".[deepspeed]" (or pip install deepspeed)'
 CHECKPOINT_TAG = "zero"
 
 
-def require_deepspeed():
+def require_deepspeed() -> ModuleType:
     """The ``deepspeed`` module, or an ImportError that says how to install it."""
     try:
         import deepspeed
@@ -86,7 +95,7 @@ def read_config(config: TrainConfig, world_size: int, hidden_size: int, device: 
     return resolved
 
 
-def _agree(path: Path, key: str, given, decided):
+def _agree(path: Path, key: str, given: object, decided: T) -> T:
     """``decided`` for ``"auto"`` (or a value equal to it); a different value is an error."""
     if given == "auto" or given == decided:
         return decided
@@ -96,7 +105,7 @@ def _agree(path: Path, key: str, given, decided):
     )
 
 
-def _flatten(tree: dict, prefix: str = ""):
+def _flatten(tree: dict, prefix: str = "") -> Iterator[tuple[str, object]]:
     for key, value in tree.items():
         if isinstance(value, dict):
             yield from _flatten(value, f"{prefix}{key}.")
@@ -104,7 +113,7 @@ def _flatten(tree: dict, prefix: str = ""):
             yield f"{prefix}{key}", value
 
 
-def join_process_group(deepspeed, device: torch.device) -> None:
+def join_process_group(deepspeed: ModuleType, device: torch.device) -> None:
     """DeepSpeed's view of the process group (``trainer.distributed`` made it under a launcher;
     without one, a local group of one, with the ``LOCAL_RANK`` that DeepSpeed reads)."""
     backend = "nccl" if device.type == "cuda" else "gloo"
@@ -125,12 +134,30 @@ def engine_settings(config: TrainConfig, device: torch.device) -> dict:
     return read_config(config, world()[1], hidden, device)
 
 
-def zero_builder(config: TrainConfig, device: torch.device):
+def zero_builder(
+    config: TrainConfig, device: torch.device
+) -> functools.partial[
+    tuple[
+        DeepSpeedEngine,
+        PreTrainedTokenizerBase,
+        torch.optim.Optimizer,
+        torch.optim.lr_scheduler.LRScheduler,
+        ZeroStepRunner,
+    ]
+]:
     """``zero_setup`` with the engine settings read and checked now (so a bad JSON fails before the data)."""
     return functools.partial(zero_setup, settings=engine_settings(config, device))
 
 
-def zero_setup(config: TrainConfig, device: torch.device, settings: dict):
+def zero_setup(
+    config: TrainConfig, device: torch.device, settings: dict
+) -> tuple[
+    DeepSpeedEngine,
+    PreTrainedTokenizerBase,
+    torch.optim.Optimizer,
+    torch.optim.lr_scheduler.LRScheduler,
+    ZeroStepRunner,
+]:
     """``(engine, tokenizer, optimizer, scheduler, steps)``: the backbone loaded (partitioned under
     stage 3), LoRA attached, AdamW and schedule handed to ``deepspeed.initialize``."""
     from transformers.integrations import HfDeepSpeedConfig
@@ -150,7 +177,7 @@ def zero_setup(config: TrainConfig, device: torch.device, settings: dict):
 class ZeroStepRunner(StepRunner):
     """The step, checkpoints and export through a DeepSpeed engine; every process calls each method."""
 
-    def __init__(self, engine, config: TrainConfig, device: torch.device):
+    def __init__(self, engine: DeepSpeedEngine, config: TrainConfig, device: torch.device):
         super().__init__(engine, [], engine.optimizer, engine.lr_scheduler, config, device)
         self.engine = engine
         self.autocast = contextlib.nullcontext  # the engine runs bf16 itself when configured
@@ -188,12 +215,12 @@ class ZeroStepRunner(StepRunner):
         _, state = self.engine.load_checkpoint(str(folder), tag=CHECKPOINT_TAG, load_module_strict=False)
         return int(state["step"]), float(state.get("wall_seconds") or 0.0)
 
-    def export(self, config: TrainConfig, result) -> None:
+    def export(self, config: TrainConfig, result: TrainResult) -> None:
         with self.gathered():
             if world()[0] == 0:
                 export_adapter(self.engine.module, config, result)
         dist.barrier()
 
-    def gathered(self):
+    def gathered(self) -> contextlib.AbstractContextManager[None]:
         """The full LoRA weights on every process while inside (a collective; ZeRO-3 partitions them)."""
         return require_deepspeed().zero.GatheredParameters(trainable_parameters(self.engine.module))

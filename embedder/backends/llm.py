@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +79,7 @@ class LLMEncoder:
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         return self.encode_wrapped(check_texts(texts), self.template.format_document)
 
-    def encode_wrapped(self, texts: list[str], wrap) -> np.ndarray:
+    def encode_wrapped(self, texts: list[str], wrap: Callable[[str], str]) -> np.ndarray:
         """Encode texts inside their prompt template, cutting over-long texts so the template survives."""
         formatted, truncated = fit_in_template(
             self.tokenizer, texts, [wrap] * len(texts), self.config.max_length
@@ -116,7 +117,7 @@ class LLMEncoder:
                 bar.update(len(batch))
         return out
 
-    def batches(self, lengths: list[int]):
+    def batches(self, lengths: list[int]) -> Iterator[list[int]]:
         """Packed: up to ``batch_tokens`` tokens a batch; padded: ``batch_size`` texts of similar length."""
         if self.config.packing:
             return token_budget_batches(lengths, self.config.batch_tokens)
@@ -135,7 +136,7 @@ class LLMEncoder:
         return l2_normalize(pooled.float().cpu().numpy())
 
 
-def compile_for_inference(model: torch.nn.Module):
+def compile_for_inference(model: torch.nn.Module) -> torch.nn.Module:
     """``torch.compile`` for encoding: fused element-wise kernels (norms, rotary, SiLU). Shapes are
     dynamic, since every batch has another token count; inductor's weight freezing and merged
     projections made no measurable difference with them on CPU, so they are left off."""

@@ -6,12 +6,15 @@ family (Lucene BM25, k1=1.2-1.5, b=0.75), close but not byte-identical. Queries 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .metrics import Run
 from .retrieval import TOP_K
 
 if TYPE_CHECKING:
+    from bm25s.tokenization import Tokenized
+
     from ..datasets import BeirDataset
 
 
@@ -42,13 +45,13 @@ class BM25Retriever:
             for qid, row, score in zip(query_ids, docs, scores, strict=True)
         }
 
-    def tokenize(self, texts: list[str]):
+    def tokenize(self, texts: list[str]) -> Tokenized:
         import bm25s
 
         return bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
 
 
-def english_stemmer():
+def english_stemmer() -> Callable[[list[str]], list[str]]:
     """Snowball English stemmer from PyStemmer (BEIR's Elasticsearch analyser stems too)."""
     try:
         import Stemmer

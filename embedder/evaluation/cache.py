@@ -11,15 +11,19 @@ import logging
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..paths import cache_dir
 
+if TYPE_CHECKING:
+    from ..protocol import Encoder
+
 log = logging.getLogger(__name__)
 
 
-def max_length_of(encoder) -> int | None:
+def max_length_of(encoder: Encoder) -> int | None:
     """The token limit that shapes an encoder's vectors, where it has one (LLM backends)."""
     return getattr(getattr(encoder, "config", None), "max_length", None)
 

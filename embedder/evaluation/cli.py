@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..console import open_encoder, require_extra, run_or_fail
+
+if TYPE_CHECKING:
+    from .results import Result
 
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks: BEIR folders, personalized passkey, comparisons.")
 
@@ -37,7 +40,7 @@ def register(app: typer.Typer) -> None:
     app.command("compare-query")(compare_query_command)
 
 
-def print_results(results, as_json: bool, title: str) -> None:
+def print_results(results: list[Result], as_json: bool, title: str) -> None:
     from rich.console import Console
 
     from .report import results_table

@@ -15,11 +15,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..datasets import BeirDataset
 from ..instructions import TASKS
+
+if TYPE_CHECKING:
+    from ..protocol import Encoder
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ def read_sts_pairs(path: str | Path) -> StsPairs:
     return StsPairs(path.stem, tuple(first), tuple(second), tuple(scores))
 
 
-def sts_spearman(encoder, pairs: StsPairs) -> float:
+def sts_spearman(encoder: Encoder, pairs: StsPairs) -> float:
     """Spearman correlation (x100) of cosine(encode_documents(s1), encode_documents(s2)) with the gold scores."""
     from scipy.stats import spearmanr
 

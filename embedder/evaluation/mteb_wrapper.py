@@ -18,7 +18,7 @@ Official mteb tasks download from the Hugging Face hub; to run offline on data a
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from datasets import Dataset
@@ -31,6 +31,12 @@ from mteb.types import PromptType
 
 from ..datasets import BeirDataset
 from ..instructions import resolve_instruction
+
+if TYPE_CHECKING:
+    from mteb.types import BatchedInput
+    from torch.utils.data import DataLoader
+
+    from ..protocol import Encoder
 
 # mteb task names whose paper instruction sits under another key in ``embedder.instructions``
 MTEB_NAMES = {
@@ -53,7 +59,7 @@ def task_instruction(task_metadata: TaskMetadata) -> str:
 class MtebEncoder(AbsEncoder):
     """mteb's encoder protocol over a project ``Encoder``; ``instructions`` override per mteb task name."""
 
-    def __init__(self, encoder, instructions: dict[str, str] | None = None):
+    def __init__(self, encoder: Encoder, instructions: dict[str, str] | None = None):
         self.model = encoder
         self.instructions = dict(instructions or {})
         self.mteb_model_meta = ModelMeta.create_empty(
@@ -68,7 +74,7 @@ class MtebEncoder(AbsEncoder):
 
     def encode(
         self,
-        inputs,
+        inputs: DataLoader[BatchedInput],
         *,
         task_metadata: TaskMetadata,
         hf_split: str,
@@ -83,7 +89,9 @@ class MtebEncoder(AbsEncoder):
         return self.model.encode_queries(texts, instruction)
 
 
-def retrieval_metadata(name: str, split: str, description: str, source: dict, prompt=None) -> TaskMetadata:
+def retrieval_metadata(
+    name: str, split: str, description: str, source: dict, prompt: str | dict | None = None
+) -> TaskMetadata:
     """mteb's metadata of a local English text retrieval task (``source``: mteb's ``dataset`` path/revision)."""
     return TaskMetadata(
         name=name,
@@ -140,7 +148,7 @@ def beir_task(dataset: BeirDataset) -> AbsTaskRetrieval:
     return LocalBeirTask()
 
 
-def run_mteb(encoder, dataset: BeirDataset) -> dict[str, float]:
+def run_mteb(encoder: Encoder, dataset: BeirDataset) -> dict[str, float]:
     """mteb's own retrieval scores of an encoder on a loaded BEIR dataset (nothing written to mteb's cache)."""
     import mteb
 

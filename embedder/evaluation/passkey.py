@@ -15,16 +15,22 @@ from __future__ import annotations
 import bisect
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .results import Result
 from .retrieval import Progress
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ..protocol import Encoder
 
 FILLER = (
     "The grass is green.",
@@ -113,7 +119,7 @@ def count_words(texts: list[str]) -> list[int]:
     return [len(text.split()) for text in texts]
 
 
-def token_counter(encoder) -> TokenCounter:
+def token_counter(encoder: Encoder) -> TokenCounter:
     """The encoder's own token count (LLM backends), its model's tokenizer (sentence-transformers),
     else words."""
     if hasattr(encoder, "count_tokens"):
@@ -177,7 +183,7 @@ def make_task(
     return PasskeyTask(length, documents, queries, names, passkeys, count_tokens(documents))
 
 
-def context_limit(encoder) -> int | None:
+def context_limit(encoder: Encoder) -> int | None:
     """The longest input the model was built for: positions of an LLM, ``max_seq_length`` of a
     sentence-transformer; ``None`` when unknown (API models)."""
     model = getattr(encoder, "model", None)
@@ -187,7 +193,7 @@ def context_limit(encoder) -> int | None:
 
 
 @contextmanager
-def max_length_for(encoder, tokens: int):
+def max_length_for(encoder: Encoder, tokens: int) -> Iterator[None]:
     """Let an LLM encoder take ``tokens`` (plus template room) for the duration, within its context."""
     config = getattr(encoder, "config", None)
     if config is None or not hasattr(config, "max_length"):
@@ -202,7 +208,7 @@ def max_length_for(encoder, tokens: int):
 
 
 def encode_documents(
-    encoder, task: PasskeyTask, batch: int, progress: Progress | None
+    encoder: Encoder, task: PasskeyTask, batch: int, progress: Progress | None
 ) -> tuple[np.ndarray, int]:
     """Document vectors and how many documents were truncated (as the encoder reports, or by count)."""
     chunks, truncated = [], 0
@@ -221,7 +227,7 @@ def encode_documents(
 
 
 def top1_accuracy(
-    encoder, task: PasskeyTask, batch: int = 10, progress: Progress | None = None
+    encoder: Encoder, task: PasskeyTask, batch: int = 10, progress: Progress | None = None
 ) -> tuple[float, int]:
     """Share of queries whose best-scoring document holds their person's pass key, and the number
     of documents the encoder had to truncate."""
@@ -232,7 +238,7 @@ def top1_accuracy(
 
 
 def run_passkey(
-    encoder,
+    encoder: Encoder,
     lengths: Sequence[int] = LENGTHS[:2],
     candidates: int = 100,
     seed: int = 0,
@@ -272,14 +278,16 @@ def run_passkey(
     return results
 
 
-def long_context_settings(encoder) -> dict:
+def long_context_settings(encoder: Encoder) -> dict:
     """RoPE base and sliding window of an LLM encoder's backbone, for the record."""
     config = getattr(getattr(encoder, "model", None), "config", None)
     rope = getattr(config, "rope_parameters", None) or {}
     return {"rope_theta": rope.get("rope_theta"), "sliding_window": getattr(config, "sliding_window", None)}
 
 
-def apply_long_context(encoder, rope_theta: float | None = None, sliding_window: int | None = None) -> None:
+def apply_long_context(
+    encoder: Encoder, rope_theta: float | None = None, sliding_window: int | None = None
+) -> None:
     """Change the RoPE base (rebuilding the rotary tables) and/or the attention sliding window of an LLM
     encoder in place, where the architecture has them (the paper's long-context experiments)."""
     if rope_theta is None and sliding_window is None:
@@ -300,7 +308,7 @@ def apply_long_context(encoder, rope_theta: float | None = None, sliding_window:
         config.sliding_window = sliding_window
 
 
-def passkey_table(results: list[Result]):
+def passkey_table(results: list[Result]) -> Table:
     """A rich table: model, length, top-1 accuracy, measured tokens, truncation."""
     from rich.table import Table
 

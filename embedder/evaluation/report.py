@@ -7,12 +7,17 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 
 from ..paths import e5_home
 from .results import Result
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 FORMATS = ("csv", "json", "markdown")
 COLUMNS = (
@@ -55,7 +60,7 @@ def present_columns(results: list[Result]) -> list[str]:
     return [c for c in COLUMNS if any(record.get(c) is not None for record in records)]
 
 
-def cell(value, column: str = "") -> str:
+def cell(value: object, column: str = "") -> str:
     if value is None:
         return "-"
     if column == "wall_s":
@@ -98,7 +103,7 @@ def export_results(results: list[Result], fmt: str) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
 
 
-def new_figure(size: tuple[float, float]):
+def new_figure(size: tuple[float, float]) -> tuple[Figure, Axes]:
     """``(figure, axes)`` on the file-only Agg backend (no display needed)."""
     try:
         import matplotlib
@@ -110,7 +115,7 @@ def new_figure(size: tuple[float, float]):
     return plt.subplots(figsize=size)
 
 
-def save_figure(figure, path: Path) -> Path:
+def save_figure(figure: Figure, path: Path) -> Path:
     """Add the legend, write a PNG and free the figure."""
     import matplotlib.pyplot as plt
 

@@ -8,7 +8,8 @@ it sent through its model (the API cost driver; ``None`` where there is no such 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -18,6 +19,7 @@ from .metrics import Run, evaluate_run
 
 if TYPE_CHECKING:
     from ..datasets import BeirDataset
+    from ..protocol import Encoder
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total), e.g. for a UI progress bar
 
@@ -51,7 +53,7 @@ class DenseRetriever:
     """An ``Encoder`` as a retriever; document vectors are cached on disk (see ``cache``)."""
 
     def __init__(
-        self, encoder, *, batch_size: int = 256, cache: bool = True, progress: Progress | None = None
+        self, encoder: Encoder, *, batch_size: int = 256, cache: bool = True, progress: Progress | None = None
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -71,7 +73,7 @@ class DenseRetriever:
         )
         return exact_search(list(dataset.queries), queries, list(dataset.corpus), docs, k)
 
-    def cache_file(self, dataset: BeirDataset):
+    def cache_file(self, dataset: BeirDataset) -> Path:
         return cache_path(self.encoder.name, dataset.fingerprint, max_length_of(self.encoder))
 
     def has_cached_vectors(self, dataset: BeirDataset) -> bool:
@@ -89,7 +91,7 @@ class DenseRetriever:
             save_cached(path, vectors)
         return vectors
 
-    def encode(self, texts: list[str], stage: str, encode) -> np.ndarray:
+    def encode(self, texts: list[str], stage: str, encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """Encode in chunks of ``batch_size`` with one progress bar, metering tokens."""
         chunks = []
         own_bar = hasattr(self.encoder, "show_progress")
@@ -109,7 +111,7 @@ class DenseRetriever:
                 self.encoder.show_progress = previous
         return np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
 
-    def metered(self, encode, texts: list[str]) -> np.ndarray:
+    def metered(self, encode: Callable[[list[str]], np.ndarray], texts: list[str]) -> np.ndarray:
         before = getattr(self.encoder, "usage_tokens", None)
         vectors = encode(texts)
         if self.tokens is not None:  # API backends report billed tokens; LLM backends can count them
@@ -122,13 +124,13 @@ class DenseRetriever:
         return vectors
 
 
-def as_retriever(model, **options) -> Retriever:
+def as_retriever(model: Encoder | Retriever, **options: Any) -> Retriever:
     """A retriever as is, or an encoder wrapped in a ``DenseRetriever``."""
     return model if isinstance(model, Retriever) else DenseRetriever(model, **options)
 
 
 def evaluate_encoder(
-    encoder,
+    encoder: Encoder | Retriever,
     dataset: BeirDataset,
     instruction: str | None = None,
     batch_size: int = 256,

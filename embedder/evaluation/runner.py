@@ -10,11 +10,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..datasets import BeirDataset, load_beir, subset
 from ..registry import load_model
 from .results import Result, ResultStore
 from .retrieval import Progress, as_retriever, evaluate_encoder
+
+if TYPE_CHECKING:
+    from ..protocol import Encoder
+    from .retrieval import Retriever
 
 # US$ per million input tokens, from OpenAI's published price list.
 PRICE_PER_MILLION = {
@@ -46,7 +51,11 @@ def prefixed(progress: Progress | None, prefix: str) -> Progress | None:
 
 
 def evaluate_one(
-    model, dataset: BeirDataset, instruction: str | None, progress: Progress | None, batch_size: int
+    model: Encoder | Retriever,
+    dataset: BeirDataset,
+    instruction: str | None,
+    progress: Progress | None,
+    batch_size: int,
 ) -> Result:
     """Evaluate one model on one dataset and describe the run."""
     retriever = as_retriever(model, batch_size=batch_size, progress=progress)

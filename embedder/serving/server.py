@@ -14,6 +14,7 @@ import hmac
 import ipaddress
 import threading
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 import numpy as np
@@ -80,7 +81,7 @@ def create_app(
     *,
     model_name: str | None = None,
     limits: Limits | None = None,
-    extra_routes=None,
+    extra_routes: Callable[[FastAPI], None] | None = None,
     api_key: str | None = None,
 ) -> FastAPI:
     """The HTTP app around one encoder. ``extra_routes(app)`` may add more (e.g. chat); ``app.state.models``

@@ -6,6 +6,8 @@ done, so an outcome is never stored twice and never lost.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,8 +17,11 @@ from .parsing import ParseError, extract_json, extract_tasks
 from .prompts import get_category
 from .store import DONE, ExampleRow, Rejection, Request, Response, Task
 
+if TYPE_CHECKING:
+    from .client import Reply
 
-def record_reply(session: Session, request: Request, reply, config: SynthConfig) -> bool:
+
+def record_reply(session: Session, request: Request, reply: Reply, config: SynthConfig) -> bool:
     """Store ``reply`` for ``request`` and its outcome; True when it yielded an example or tasks."""
     cost = config.endpoint.cost_usd(reply.prompt_tokens, reply.completion_tokens)
     session.add(

@@ -4,6 +4,7 @@ the personalized passkey task (``run_passkey``, as ``e5 bench passkey``), and th
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -19,6 +20,9 @@ from ui.corpora import beir_folders, splits_of
 from ui.resources import ENCODER_CHOICES, MODEL_CHOICES, get_encoder, get_models
 from ui.session import config, settings
 from ui.widgets import ProgressBar, readable_errors
+
+if TYPE_CHECKING:
+    from embedder.protocol import Encoder
 
 SCALED = {*METRIC_NAMES, "accuracy"}  # shown ×100, as in the README's tables and the BEIR papers
 
@@ -121,7 +125,7 @@ def show_passkey(results: list[Result]) -> None:
     st.line_chart(frame, x="length", y="accuracy ×100", color="model")
 
 
-def passkey_encoder(spec: str, rope_theta: float | None, sliding_window: int | None):
+def passkey_encoder(spec: str, rope_theta: float | None, sliding_window: int | None) -> Encoder:
     """The shared encoder, or with RoPE base / window changed a private copy (the shared one stays as is)."""
     if rope_theta is None and sliding_window is None:
         return get_encoder(spec)

@@ -8,6 +8,8 @@ batch, which is where it stops when Cancel is pressed or the browser tab is clos
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
@@ -19,6 +21,11 @@ from ui.hits import escape_markdown
 from ui.resources import MODEL_CHOICES, get_models
 from ui.session import config
 from ui.widgets import ProgressBar, instruction_picker, readable_errors
+
+if TYPE_CHECKING:
+    from streamlit.delta_generator import DeltaGenerator
+
+    from embedder.datasets import BeirDataset
 
 OWN_QUERY = "__own__"
 QUICK_MODELS = ("minilm", "bm25")  # the quickest neural encoder and the lexical baseline
@@ -55,7 +62,7 @@ def run_caption(run: QueryRun, documents: int) -> str:
     return f"{run.wall_s:.2f}s · cached document vectors, encoded the query only"
 
 
-def show_column(column, run: QueryRun, state: dict, owners: dict) -> None:
+def show_column(column: DeltaGenerator, run: QueryRun, state: dict, owners: dict) -> None:
     column.subheader(run.model)
     column.caption(run_caption(run, len(state["dataset"].corpus)))
     if not run.ids:
@@ -87,7 +94,9 @@ def show_comparison(state: dict) -> None:
     st.dataframe(pd.DataFrame(overlap_table(rankings)).style.format("{:.0%}"))
 
 
-def run_comparison(dataset, models: list, query: str, query_id: str | None, instruction: str, k: int) -> None:
+def run_comparison(
+    dataset: BeirDataset, models: list, query: str, query_id: str | None, instruction: str, k: int
+) -> None:
     """Run with a progress bar and a Cancel button (pressing it, or closing the tab, stops the run at its
     next progress report)."""
     st.button("Cancel", key=CANCEL_KEY, icon=":material/cancel:")
