@@ -139,3 +139,23 @@ def test_resolve_instruction_is_the_one_rule():
         resolve_instruction(task="no-such-task")
     with pytest.raises(ValueError, match="not both"):
         resolve_instruction("Find it", task="scifact")
+
+
+def test_one_registry_table_for_encoders_and_benchmark_retrievers():
+    from embedder.evaluation.bm25 import BM25Retriever
+    from embedder.evaluation.hybrid import HybridRetriever
+    from embedder.registry import ANY_LLM, MODELS, REGISTRY, is_llm_spec, load_encoder, load_model, lookup
+
+    assert list(MODELS) == list(REGISTRY) and "bm25" in MODELS and "hybrid:<spec>" in MODELS
+    assert lookup("openai:text-embedding-3-small") is REGISTRY["openai:<model>"]
+    assert lookup("hybrid:minilm") is REGISTRY["hybrid:<spec>"]
+    assert lookup("intfloat/e5-mistral-7b-instruct") is REGISTRY[ANY_LLM]
+    assert is_llm_spec("default") and is_llm_spec("./my-model") and not is_llm_spec("minilm")
+    assert not is_llm_spec("bm25") and not is_llm_spec("openai:x")
+    with pytest.raises(ValueError, match="names nothing"):
+        lookup("hybrid:")
+    with pytest.raises(ValueError, match="does not embed text"):
+        load_encoder("bm25")
+    assert isinstance(load_model("bm25"), BM25Retriever)
+    hybrid = load_model("hybrid:hash")
+    assert isinstance(hybrid, HybridRetriever) and hybrid.name == f"hybrid:{load_encoder('hash').name}"
