@@ -1,14 +1,16 @@
 """Training levers, measured on the dev suite: the record of what was tried, quality against cost.
 
-Every row is scored on five dev sets (never a test split: these figures choose the recipe):
-NFCorpus ``dev`` (seeded subset, 100 queries, at most 2,000 documents); the SciFact train queries the
-recipe holds out (its ``holdout_seed`` fixes the slice; 300 documents); STS-B ``dev`` (Spearman x100 of
-the cosine of the two sentences' document vectors); WikiQA and TrecQA ``dev`` (each file's distinct
-queries against every sentence in it). Retrieval figures are nDCG@10 x100. ``encode s`` is the wall
-time over the whole suite (model loading excluded); texts are cut to ``--max-length`` tokens (LLMs).
+Every row is scored on five dev sets, or on those ``--sets`` names (never a test split: these figures
+choose the recipe): NFCorpus ``dev`` (seeded subset, 100 queries, at most 2,000 documents); the SciFact
+train queries the recipe holds out (its ``holdout_seed`` fixes the slice; 300 documents); STS-B ``dev``
+(Spearman x100 of the cosine of the two sentences' document vectors); WikiQA and TrecQA ``dev`` (each
+file's distinct queries against every sentence in it). Retrieval figures are nDCG@10 x100. ``encode s``
+is the wall time over the sets scored (model loading excluded); texts are cut to ``--max-length`` tokens
+(LLMs).
 
 Rows: the ``--models`` baselines (BM25, all-MiniLM-L6-v2), the zero-shot base at each depth and
-template with ``--zero-shot`` (slow), each ``--adapter NAME=DIR`` (``examples seen`` and ``train wall``
+template with ``--zero-shot`` (slow; ``--base`` names the LLM specs, e.g. ``base,gemma``), each
+``--adapter NAME=DIR`` (on the base its ``embedder.json`` names; ``examples seen`` and ``train wall``
 from ``DIR/levers.json``: ``{"examples_seen": N, "train_wall_min": M}``), and the rows of each
 ``--record FILE`` (JSON or TOML, ``[[levers]]`` with ``lever, model, scores = {nfcorpus, scifact, stsb,
 wikiqa, trecqa}, examples_seen, train_wall_min, encode_s, notes``), so measured and negative results
@@ -18,6 +20,8 @@ stay in the table. ``--write-record FILE`` saves this run's rows in that format.
     python bench/levers.py --models bm25,minilm,default --record docs/levers.toml
     python bench/levers.py --models "" --adapter stage3=runs/default-cpu-distill/best --write-record stage3.json
     python bench/levers.py --models "" --zero-shot --layers 6,12,18,30 --templates paper,prompteol
+    python bench/levers.py --models "" --zero-shot --base gemma --layers 18,12,9 \
+        --templates prompteol,paper --sets scifact
 """
 
 from __future__ import annotations
@@ -69,29 +73,40 @@ class LeverRow:
 
 @dataclass(frozen=True)
 class DevSuite:
-    """The retrieval dev sets by ``SETS`` key, each with its query instruction (``None``: the dataset's), and STS-B."""
+    """The retrieval dev sets by ``SETS`` key, each with its query instruction (``None``: the dataset's), and
+    STS-B (``None`` when not chosen)."""
 
     retrieval: dict[str, tuple[BeirDataset, str | None]]
-    sts: StsPairs
+    sts: StsPairs | None
 
     def describe(self) -> str:
         sizes = [
             f"{SETS[key]} {len(data.queries)}q/{len(data.corpus)}d"
             for key, (data, _) in self.retrieval.items()
         ]
-        return ", ".join(sizes) + f", STS-B dev {len(self.sts.scores)} pairs"
+        return ", ".join(sizes + ([f"STS-B dev {len(self.sts.scores)} pairs"] if self.sts else []))
 
 
-def dev_suite(config_path: str, max_docs: int) -> DevSuite:
-    """The five dev sets; the SciFact hold-out is the one of the recipe at ``config_path``."""
+def dev_suite(config_path: str, max_docs: int, sets: tuple[str, ...] = tuple(SETS)) -> DevSuite:
+    """The dev sets named in ``sets`` (all five by default); the SciFact hold-out is the one of the recipe
+    at ``config_path``."""
+    unknown = sorted(set(sets) - set(SETS))
+    if unknown:
+        raise ValueError(f"unknown dev sets {unknown}; choose from {', '.join(SETS)}")
     config = load_config(config_path)
     scifact = next(s for s in config.data if s.kind == "beir" and s.holdout_queries)
-    retrieval = {
-        "nfcorpus": (subset(load_beir(DATA / "nfcorpus", "dev"), 100, 2000, seed=0), None),
-        "scifact": (holdout_dataset(scifact, max_docs), None),
-        **{key: pairs_retrieval_set(DATA / "train" / key / "dev.jsonl") for key in ("wikiqa", "trecqa")},
+    loaders = {
+        "nfcorpus": lambda: (subset(load_beir(DATA / "nfcorpus", "dev"), 100, 2000, seed=0), None),
+        "scifact": lambda: (holdout_dataset(scifact, max_docs), None),
+        **{
+            key: lambda key=key: pairs_retrieval_set(DATA / "train" / key / "dev.jsonl")
+            for key in ("wikiqa", "trecqa")
+        },
     }
-    return DevSuite(retrieval, read_sts_pairs(DATA / "stsbenchmark" / "sts-dev.csv"))
+    retrieval = {key: load() for key, load in loaders.items() if key in sets}
+    return DevSuite(
+        retrieval, read_sts_pairs(DATA / "stsbenchmark" / "sts-dev.csv") if "stsb" in sets else None
+    )
 
 
 def measure(model: Encoder | Retriever, suite: DevSuite) -> tuple[dict[str, float], float]:
@@ -101,7 +116,7 @@ def measure(model: Encoder | Retriever, suite: DevSuite) -> tuple[dict[str, floa
         key: 100 * evaluate_encoder(model, data, instruction, cache=False)["ndcg_at_10"]
         for key, (data, instruction) in suite.retrieval.items()
     }
-    if hasattr(model, "encode_documents"):
+    if suite.sts and hasattr(model, "encode_documents"):
         scores["stsb"] = sts_spearman(model, suite.sts)
     return {key: scores[key] for key in SETS if key in scores}, time.perf_counter() - started
 
@@ -167,12 +182,13 @@ def candidates(args: argparse.Namespace) -> list[tuple[str, str, dict, Callable]
         rows += [
             (
                 f"zero-shot, {template}",
-                f"base, first {k}",
+                f"{base}, first {k}",
                 {},
-                lambda t=template, k=k: load_encoder(
-                    "base", template=t, num_layers=k, max_length=args.max_length
+                lambda b=base, t=template, k=k: load_encoder(
+                    b, template=t, num_layers=k, max_length=args.max_length
                 ),
             )
+            for base in args.base.split(",")
             for template in args.templates.split(",")
             for k in map(int, args.layers.split(","))
         ]
@@ -180,13 +196,14 @@ def candidates(args: argparse.Namespace) -> list[tuple[str, str, dict, Callable]
         name, folder = spec.split("=", 1)
         saved, facts = adapter_config(folder), Path(folder) / "levers.json"
         facts = json.loads(facts.read_text(encoding="utf-8")) if facts.is_file() else {}
+        base = saved.get("model") or "base"  # the base it was trained on (embedder.json)
         rows.append(
             (
                 name,
-                f"base + adapter, first {saved.get('num_layers') or 30}",
+                f"{base} + adapter, first {saved.get('num_layers') or 'all'}",
                 {k: facts.get(k) for k in ("examples_seen", "train_wall_min")},
-                lambda saved=saved, folder=folder: load_encoder(
-                    "base", **{**saved, "adapter": folder, "max_length": args.max_length}
+                lambda saved=saved, folder=folder, base=base: load_encoder(
+                    base, **{**saved, "adapter": folder, "max_length": args.max_length}
                 ),
             )
         )
@@ -204,6 +221,9 @@ def main() -> None:
     )
     parser.add_argument("--models", default="bm25,minilm", help="comma-separated specs to score as they are")
     parser.add_argument("--zero-shot", action="store_true", help="also score the untrained base (slow)")
+    parser.add_argument(
+        "--base", default="base", help="comma-separated LLM specs for --zero-shot (base, gemma)"
+    )
     parser.add_argument("--layers", default="6,12,18,30")
     parser.add_argument("--templates", default="paper,prompteol")
     parser.add_argument(
@@ -213,11 +233,14 @@ def main() -> None:
         "--record", action="append", default=[], metavar="FILE", help="lever rows measured before"
     )
     parser.add_argument("--write-record", metavar="FILE", help="save this run's rows as a record (JSON)")
+    parser.add_argument(
+        "--sets", default=",".join(SETS), help="comma-separated dev sets to score (slow models: scifact)"
+    )
     parser.add_argument("--max-docs", type=int, default=300, help="documents in the SciFact hold-out set")
     parser.add_argument("--max-length", type=int, default=128)
     args = parser.parse_args()
 
-    suite = dev_suite(args.config, args.max_docs)
+    suite = dev_suite(args.config, args.max_docs, tuple(args.sets.split(",")))
     print(f"dev suite: {suite.describe()}; texts cut to {args.max_length} tokens\n")
     measured = []
     for lever, label, facts, load in candidates(args):

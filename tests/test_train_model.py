@@ -146,7 +146,12 @@ def test_resume_continues_the_same_schedule(tmp_path, tiny_llm_dir):
     for name, tensor in weights[0].items():
         torch.testing.assert_close(weights[1][name], tensor)
     settings = json.loads((resumed.adapter_dir / "embedder.json").read_text())
-    assert settings == {"template": "prompteol", "num_layers": None, "max_length": 512}
+    assert settings == {
+        "model": str(tiny_llm_dir),
+        "template": "prompteol",
+        "num_layers": None,
+        "max_length": 512,
+    }
 
 
 def test_periodic_dev_evaluation_on_held_out_queries(tmp_path, tiny_llm_dir):

@@ -92,6 +92,20 @@ def test_frozen_layers_out_of_range_is_a_clear_error(tiny_llm_dir):
         PrefixModel(model, 99)
 
 
+def test_states_beyond_the_cache_dtype_are_refused_not_stored_as_inf(tmp_path, tiny_llm_dir):
+    model, tokenizer = tiny_model(tiny_llm_dir)
+    with torch.no_grad():  # a residual stream like Gemma's, past fp16's 65,504
+        inner = model.get_base_model()
+        inner.embed_tokens.weight.mul_(1e8)
+    batch = batch_for(tokenizer).queries
+    with pytest.raises(ValueError, match="overflow torch.float16 .* float32"):
+        PrefixModel(model, 1, HiddenStateCache(tmp_path, "half"))(**batch)
+    wide = PrefixModel(model, 1, HiddenStateCache(tmp_path, "wide", dtype=torch.float32))(**batch)
+    assert torch.isfinite(wide.last_hidden_state).all()
+    with pytest.raises(ValueError, match="prefix_cache_dtype must be one of"):
+        TrainConfig(data=(SourceConfig("jsonl", "x"),), prefix_cache_dtype="int8")
+
+
 def test_prefix_cache_needs_frozen_layers():
     with pytest.raises(ValueError, match="prefix_cache needs model.frozen_layers"):
         TrainConfig(data=(SourceConfig("jsonl", "x"),), prefix_cache="cache")

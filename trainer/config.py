@@ -12,6 +12,7 @@ import tomllib
 SOURCE_KINDS = ("beir", "jsonl", "sts")
 LEAK_POLICIES = ("error", "drop")
 C = TypeVar("C")  # a config dataclass
+PREFIX_DTYPES = ("float16", "bfloat16", "float32")
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ class TrainConfig:
     ``eval_every`` > 0 scores the checkpoint every that many steps on the held-out queries of BEIR
     sources with ``holdout_queries`` (nDCG@10, logged); it costs an encoding pass each time.
     ``prefix_cache`` names a folder for the hidden states of the ``model.frozen_layers`` lower layers,
-    reused across steps, epochs and runs (at most ``prefix_cache_gb`` of fp16 on disk).
+    reused across steps, epochs and runs (at most ``prefix_cache_gb`` on disk), stored as ``prefix_cache_dtype``
+    (fp16 halves the disk; Gemma's residual stream outgrows fp16's range, so its states need float32).
     ``deepspeed`` names a DeepSpeed JSON config (``configs/deepspeed-zero3.json``): model, optimiser and
     schedule then run in a DeepSpeed engine (ZeRO-3 partitions the backbone over the processes).
     """
@@ -171,6 +173,7 @@ class TrainConfig:
     distill: DistillConfig = DistillConfig()
     prefix_cache: str | None = None
     prefix_cache_gb: float = 20.0
+    prefix_cache_dtype: str = "float16"
     seed: int = 0
     log_every: int = 1
     save_every: int = 50
@@ -187,6 +190,10 @@ class TrainConfig:
             raise ValueError("save_every and log_every must be positive, eval_every non-negative")
         if self.deepspeed is not None and not self.deepspeed.endswith(".json"):
             raise ValueError(f"deepspeed must name a DeepSpeed JSON config file, got {self.deepspeed!r}")
+        if self.prefix_cache_dtype not in PREFIX_DTYPES:
+            raise ValueError(
+                f"prefix_cache_dtype must be one of {PREFIX_DTYPES}, got {self.prefix_cache_dtype!r}"
+            )
         if self.prefix_cache and not self.model.frozen_layers:
             raise ValueError(
                 "prefix_cache needs model.frozen_layers > 0 (the layers whose outputs it caches)"

@@ -29,9 +29,11 @@ class TrainResult:
 
 
 def embedder_settings(config: TrainConfig) -> dict:
-    """The ``EmbedderConfig`` fields an adapter needs at inference (read by ``embedder.registry``)."""
+    """The ``EmbedderConfig`` fields an adapter needs at inference (read by ``embedder.registry``); ``model``
+    ties it to its base (``None``: the default SmolLM2)."""
     model = config.model
     return {
+        "model": model.model,
         "template": model.template,
         "num_layers": model.num_layers,
         "max_length": model.inference_max_length,

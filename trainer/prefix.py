@@ -153,6 +153,11 @@ class PrefixModel(torch.nn.Module):
             for row, i in enumerate(missing):
                 # rounded as the cache stores it: a fresh state equals a cached one, so runs are reproducible
                 states[i] = out[row, : lengths[i]].to(stored).float().cpu()
+                if not torch.isfinite(states[i]).all():
+                    raise ValueError(
+                        f"the frozen layers' hidden states overflow {stored} (largest "
+                        f"{out[row].abs().max():.0f}); store them as float32 (prefix_cache_dtype)"
+                    )
                 if self.cache:
                     self.cache.put(rows[i], states[i])
         return states

@@ -151,17 +151,23 @@ def forward_model(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Modul
     cache = None
     if config.prefix_cache:
         key = prefix_cache_key(config)
-        cache = HiddenStateCache(config.prefix_cache, key, max_bytes=int(config.prefix_cache_gb * 2**30))
+        cache = HiddenStateCache(
+            config.prefix_cache,
+            key,
+            dtype=getattr(torch, config.prefix_cache_dtype),
+            max_bytes=int(config.prefix_cache_gb * 2**30),
+        )
     return PrefixModel(model, frozen, cache)
 
 
 def prefix_cache_key(config: TrainConfig) -> str:
-    """What the cached lower states depend on besides the tokens: model, depth, warm-start weights."""
+    """What the cached lower states depend on besides the tokens: model, depth, warm-start weights, dtype."""
     from embedder.loading import adapter_fingerprint, resolve_model
 
     model = Path(resolve_model(config.model.model)).name
     adapter = adapter_fingerprint(config.model.init_adapter) if config.model.init_adapter else "fresh"
-    return f"{model}-frozen{config.model.frozen_layers}-{adapter}"
+    dtype = "" if config.prefix_cache_dtype == "float16" else f"-{config.prefix_cache_dtype}"
+    return f"{model}-frozen{config.model.frozen_layers}-{adapter}{dtype}"
 
 
 def run_steps(
