@@ -8,13 +8,19 @@ is reported, and so is each encoder's own best (a weak encoder's dense side dese
 used on test (SciFact and NFCorpus test, 100 queries / 1,000+ documents, seed 0, texts cut
 to 128 tokens), next to bm25 and the encoders alone. Document vectors come from the evaluation cache.
 
-    python bench/hybrid.py [--encoders minilm,default] [--max-queries 100] [--max-docs 1000]
+With ``--write-alpha``, each adapter-backed encoder's own dev-chosen dense weight (when linear fusion
+won) is written into its adapter's ``embedder.json`` as ``fusion_alpha``: hybrid search with that encoder
+(collections, ``hybrid:<spec>``) then uses it unless ``--alpha`` says otherwise (``embedder.fusion.fusion_for``).
+
+    python bench/hybrid.py [--encoders minilm,default] [--max-queries 100] [--max-docs 1000] [--write-alpha]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import replace
+from pathlib import Path
 
 from embedder.datasets import BeirDataset, load_beir, subset
 from embedder.evaluation.bm25 import BM25Retriever
@@ -22,6 +28,7 @@ from embedder.evaluation.hybrid import HybridRetriever, fuse_runs
 from embedder.evaluation.metrics import Run, evaluate_run
 from embedder.evaluation.retrieval import DenseRetriever
 from embedder.fusion import FusionConfig
+from embedder.loading import EMBEDDER_CONFIG_FILE, adapter_config
 from embedder.registry import load_model
 from trainer.config import load_config
 from trainer.dev import holdout_dataset
@@ -60,6 +67,15 @@ def runs(hybrids: dict[str, HybridRetriever], datasets: list[BeirDataset]) -> di
     }
 
 
+def write_alpha(adapter: str, alpha: float) -> Path:
+    """Record an adapter's dev-chosen dense weight in its ``embedder.json``."""
+    path = Path(adapter) / EMBEDDER_CONFIG_FILE
+    path.write_text(
+        json.dumps({**adapter_config(adapter), "fusion_alpha": alpha}, indent=2) + "\n", encoding="utf-8"
+    )
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -68,6 +84,9 @@ def main() -> None:
     parser.add_argument("--max-queries", type=int, default=100)
     parser.add_argument("--max-docs", type=int, default=1000)
     parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument(
+        "--write-alpha", action="store_true", help="save each adapter's dev-chosen dense weight"
+    )
     args = parser.parse_args()
 
     bm25 = BM25Retriever()
@@ -95,6 +114,11 @@ def main() -> None:
     print(f"\nchosen on dev: {chosen.describe()} (the project default is {default.describe()})")
     for spec, fusion in best.items():
         print(f"best on dev for hybrid:{spec}: {fusion.describe()} (mean {own[spec][fusion]:.1f})")
+    if args.write_alpha:
+        for spec, fusion in best.items():
+            adapter = getattr(getattr(hybrids[spec].dense.encoder, "config", None), "adapter", None)
+            if adapter and fusion.method == "linear":
+                print(f"fusion_alpha {fusion.alpha} written to {write_alpha(adapter, fusion.alpha)}")
     print()
 
     test = test_sets(args.max_queries, args.max_docs)

@@ -38,8 +38,9 @@ import tomllib
 from embedder.datasets import BeirDataset, load_beir, subset
 from embedder.evaluation.devsets import StsPairs, pairs_retrieval_set, read_sts_pairs, sts_spearman
 from embedder.evaluation.retrieval import Retriever, evaluate_encoder
+from embedder.loading import adapter_config
 from embedder.protocol import Encoder
-from embedder.registry import adapter_config, load_encoder, load_model
+from embedder.registry import load_encoder, load_model
 from trainer.config import load_config
 from trainer.dev import holdout_dataset
 

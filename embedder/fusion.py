@@ -47,6 +47,16 @@ class FusionConfig:
         return f"{how}, {self.candidates} candidates per side"
 
 
+def fusion_for(encoder: object, **overrides: object) -> FusionConfig:
+    """The fusion settings for hybrid search with ``encoder``: its own dense weight where one was chosen on
+    dev (an adapter's ``fusion_alpha``: a weak encoder deserves less weight), else the defaults; explicit
+    ``overrides`` (``None`` values ignored) win."""
+    own = getattr(encoder, "fusion_alpha", None)
+    settings = {"alpha": own} if own is not None else {}
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return FusionConfig(**settings)
+
+
 class Fused(NamedTuple):
     """One fused result; a rank is ``None`` on the side that did not find it."""
 

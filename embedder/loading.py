@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import logging
 import shutil
 import tempfile
@@ -215,6 +216,16 @@ def load_backbone(
 
         model = PeftModel.from_pretrained(model, str(adapter_folder(adapter))).merge_and_unload()
     return model
+
+
+EMBEDDER_CONFIG_FILE = "embedder.json"  # written by the trainer beside every adapter
+
+
+def adapter_config(adapter: str | Path) -> dict:
+    """What the trainer (and ``bench/hybrid.py``) saved beside an adapter: its base, template, depth and
+    length, and the dense weight of hybrid search chosen on dev (``fusion_alpha``)."""
+    path = Path(adapter) / EMBEDDER_CONFIG_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def adapter_folder(adapter: str, setting: str = "adapter") -> Path:

@@ -19,26 +19,19 @@ anything else        a Hugging Face causal LM id or local folder
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import EmbedderConfig
+from .loading import adapter_config
 from .protocol import Encoder
 
 if TYPE_CHECKING:
     from .evaluation.retrieval import Retriever
 
 DEFAULT_ADAPTER = Path(__file__).with_name("adapters") / "default"
-EMBEDDER_CONFIG_FILE = "embedder.json"  # written by the trainer beside every adapter
-
-
-def adapter_config(adapter: str | Path) -> dict:
-    """The embedder settings saved beside an adapter by the trainer (template, depth, length)."""
-    path = Path(adapter) / EMBEDDER_CONFIG_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def default_config() -> EmbedderConfig:
@@ -126,8 +119,10 @@ def _bm25(spec: str, overrides: dict):
 def _hybrid(spec: str, overrides: dict):
     from .evaluation.hybrid import HybridRetriever
     from .evaluation.retrieval import DenseRetriever
+    from .fusion import fusion_for
 
-    return HybridRetriever(DenseRetriever(load_encoder(spec.removeprefix(HYBRID_PREFIX), **overrides)))
+    encoder = load_encoder(spec.removeprefix(HYBRID_PREFIX), **overrides)
+    return HybridRetriever(DenseRetriever(encoder), fusion=fusion_for(encoder))
 
 
 OPENAI_PREFIX, HYBRID_PREFIX = "openai:", "hybrid:"

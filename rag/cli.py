@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from embedder.console import fail, open_encoder, run_or_fail
-from embedder.fusion import FusionConfig
+from embedder.fusion import FusionConfig, fusion_for
 
 if TYPE_CHECKING:
     from embedder.protocol import Encoder
@@ -45,7 +45,12 @@ ModeOpt = Annotated[
 FusionOpt = Annotated[
     str, typer.Option(help="hybrid fusion: rrf (reciprocal rank) or linear (normalised scores)")
 ]
-AlphaOpt = Annotated[float, typer.Option(help="linear fusion: weight of the dense side, in [0, 1]")]
+AlphaOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="linear fusion: weight of the dense side, in [0, 1] (default: the encoder's, else 0.4)"
+    ),
+]
 RrfKOpt = Annotated[int, typer.Option(help="rrf fusion: the k in 1 / (k + rank)")]
 CandidatesOpt = Annotated[int, typer.Option(help="hybrid: results taken from each side before fusion")]
 
@@ -75,8 +80,13 @@ def encoder_for(name: str, model: str | None, *, new: bool = False) -> tuple[str
     return spec, open_encoder(spec)
 
 
-def fusion_config(fusion: str, alpha: float, rrf_k: int, candidates: int) -> FusionConfig:
-    return run_or_fail(FusionConfig, method=fusion, alpha=alpha, rrf_k=rrf_k, candidates=candidates)
+def fusion_config(
+    collection: Collection, fusion: str, alpha: float | None, rrf_k: int, candidates: int
+) -> FusionConfig:
+    """The command's fusion settings; without ``--alpha``, the collection encoder's own dense weight."""
+    return run_or_fail(
+        fusion_for, collection.encoder, method=fusion, alpha=alpha, rrf_k=rrf_k, candidates=candidates
+    )
 
 
 def open_for_queries(name: str, model: str | None) -> Collection:
@@ -158,7 +168,7 @@ def search(
     model: ModelOpt = None,
     mode: ModeOpt = None,
     fusion: FusionOpt = FusionConfig.method,
-    alpha: AlphaOpt = FusionConfig.alpha,
+    alpha: AlphaOpt = None,
     rrf_k: RrfKOpt = FusionConfig.rrf_k,
     candidates: CandidatesOpt = FusionConfig.candidates,
     as_json: JsonOpt = False,
@@ -166,8 +176,8 @@ def search(
     """Search a collection: dense (the query encoded with the task instruction), lexical, or both fused."""
     from .search import search as search_collection
 
-    settings = fusion_config(fusion, alpha, rrf_k, candidates)
     opened = open_for_queries(collection, model)
+    settings = fusion_config(opened, fusion, alpha, rrf_k, candidates)
     hits = run_or_fail(
         search_collection,
         opened,
@@ -198,7 +208,7 @@ def ask(
     model: ModelOpt = None,
     mode: ModeOpt = None,
     fusion: FusionOpt = FusionConfig.method,
-    alpha: AlphaOpt = FusionConfig.alpha,
+    alpha: AlphaOpt = None,
     rrf_k: RrfKOpt = FusionConfig.rrf_k,
     candidates: CandidatesOpt = FusionConfig.candidates,
     base_url: Annotated[
@@ -213,8 +223,8 @@ def ask(
     from .answer import ChatConfig
     from .answer import ask as ask_collection
 
-    settings = fusion_config(fusion, alpha, rrf_k, candidates)
     opened = open_for_queries(collection, model)
+    settings = fusion_config(opened, fusion, alpha, rrf_k, candidates)
     chat = ChatConfig.from_env(base_url=base_url, model=chat_model)
     answer = run_or_fail(
         ask_collection,

@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Compiled, Dialect
 
-from embedder.fusion import FusionConfig, fuse
+from embedder.fusion import FusionConfig, fuse, fusion_for
 from embedder.instructions import resolve_instruction
 
 from .collection import Collection
@@ -100,14 +100,15 @@ def search(
     fusion: FusionConfig | None = None,
 ) -> list[Hit]:
     """The ``k`` best chunks for ``query``: by vector similarity (the query encoded with the task
-    instruction), by the lexical index, or both fused (``fusion``; by default min-max normalised scores,
-    0.4 dense + 0.6 lexical, over 100 candidates per side). ``mode`` defaults to hybrid where the collection
+    instruction), by the lexical index, or both fused (``fusion``; by default ``fusion_for`` the encoder: min-max
+    normalised scores weighted by the encoder's dev-chosen dense weight, else 0.4 dense + 0.6 lexical, over 100
+    candidates per side). ``mode`` defaults to hybrid where the collection
     has a lexical index, else dense."""
     if not query.strip():
         raise ValueError("the query is empty")
     mode = check_mode(collection, mode)
     check_k(k)  # before the query is encoded
-    fusion = fusion or FusionConfig()
+    fusion = fusion or fusion_for(collection.encoder)
     if mode == "dense":
         return search_vector(
             collection, encode_query(collection, query, instruction, task), k=k, path_glob=path_glob

@@ -107,3 +107,17 @@ def test_hybrid_spec_fuses_bm25_with_the_encoder(shared_data):
         for name, model in (("hybrid", hybrid), ("bm25", load_model("bm25")))
     }
     assert 0 < scores["hybrid"] <= 1 and scores["bm25"] > 0
+
+
+def test_fusion_for_takes_the_encoders_dense_weight_unless_told():
+    from types import SimpleNamespace
+
+    from embedder.fusion import fusion_for
+
+    assert fusion_for(SimpleNamespace()) == FusionConfig()
+    weak = SimpleNamespace(fusion_alpha=0.2)
+    assert fusion_for(weak).alpha == 0.2 and fusion_for(weak).method == "linear"
+    assert fusion_for(weak, alpha=0.7, candidates=50) == FusionConfig(alpha=0.7, candidates=50)
+    assert fusion_for(weak, alpha=None, method="rrf").alpha == 0.2
+    with pytest.raises(ValueError, match="alpha"):
+        fusion_for(SimpleNamespace(fusion_alpha=1.5))

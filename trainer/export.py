@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from embedder.registry import EMBEDDER_CONFIG_FILE
+from embedder.loading import EMBEDDER_CONFIG_FILE
 
 from .config import TrainConfig
 

@@ -20,6 +20,7 @@ from ..batching import (
 from ..config import EmbedderConfig
 from ..loading import (
     DEFAULT_MODEL_NAME,
+    adapter_config,
     adapter_fingerprint,
     load_backbone,
     load_tokenizer,
@@ -58,6 +59,8 @@ class LLMEncoder:
             self.model.set_attn_implementation(PACKED_ATTENTION)
         self.forward_model = compile_for_inference(self.model) if config.compile else self.model
         self.dim = int(self.model.config.hidden_size)
+        # the dense weight of hybrid search chosen on dev for this adapter, if one was (embedder.fusion.fusion_for)
+        self.fusion_alpha = adapter_config(config.adapter).get("fusion_alpha") if config.adapter else None
         self.name = self._describe()
         self.last_truncated = 0
 
