@@ -11,6 +11,7 @@ from embedder.backends.llm import LLMEncoder
 from embedder.config import EmbedderConfig
 from embedder.evaluation.passkey import (
     apply_long_context,
+    global_rope,
     make_task,
     parse_lengths,
     plot_passkey,
@@ -85,7 +86,7 @@ def test_default_model_at_256_tokens():
     [result] = run_passkey(encoder, [256], candidates=100, seed=0)
     assert result.config["truncated_docs"] == 0 and 240 <= result.config["mean_tokens"] <= 256
     assert result.config["candidates"] == 100 and 0 <= result.metrics["accuracy"] <= 1
-    assert result.config["rope_theta"] == encoder.model.config.rope_parameters["rope_theta"]
+    assert result.config["rope_theta"] == global_rope(encoder.model.config)["rope_theta"] > 0
     assert encoder.config.max_length == configured  # the run's longer context was given back
 
 
@@ -93,3 +94,14 @@ def test_parse_lengths():
     assert parse_lengths("256, 512,1k,32K") == [256, 512, 1024, 32768]
     with pytest.raises(ValueError, match="comma-separated"):
         parse_lengths("256,lots")
+
+
+def test_global_rope_of_flat_and_per_layer_type_configs():
+    from types import SimpleNamespace
+
+    flat = SimpleNamespace(rope_parameters={"rope_theta": 1e5, "rope_type": "default"})
+    gemma = SimpleNamespace(
+        rope_parameters={"full_attention": {"rope_theta": 1e6}, "sliding_attention": {"rope_theta": 1e4}}
+    )
+    assert global_rope(flat)["rope_theta"] == 1e5 and global_rope(gemma)["rope_theta"] == 1e6
+    assert global_rope(SimpleNamespace()) == {}

@@ -278,11 +278,23 @@ def run_passkey(
     return results
 
 
-def long_context_settings(encoder: Encoder) -> dict:
-    """RoPE base and sliding window of an LLM encoder's backbone, for the record."""
-    config = getattr(getattr(encoder, "model", None), "config", None)
+GLOBAL_LAYERS = "full_attention"  # Gemma 3 keeps RoPE settings per layer type; the global layers see far
+
+
+def global_rope(config: object) -> dict:
+    """The RoPE parameters of the layers that attend over the whole text: the only ones, or (Gemma 3, whose
+    sliding-window layers have their own) those of the ``full_attention`` layers."""
     rope = getattr(config, "rope_parameters", None) or {}
-    return {"rope_theta": rope.get("rope_theta"), "sliding_window": getattr(config, "sliding_window", None)}
+    return rope.get(GLOBAL_LAYERS, rope) if isinstance(rope.get(GLOBAL_LAYERS), dict) else rope
+
+
+def long_context_settings(encoder: Encoder) -> dict:
+    """RoPE base (of the global layers) and sliding window of an LLM encoder's backbone, for the record."""
+    config = getattr(getattr(encoder, "model", None), "config", None)
+    return {
+        "rope_theta": global_rope(config).get("rope_theta"),
+        "sliding_window": getattr(config, "sliding_window", None),
+    }
 
 
 def apply_long_context(
@@ -300,7 +312,12 @@ def apply_long_context(
         rotary = getattr(model, "rotary_emb", None)
         if rotary is None or getattr(config, "rope_parameters", None) is None:
             raise ValueError(f"{config.model_type} models have no rotary position embedding to rebase")
-        config.rope_parameters = {**config.rope_parameters, "rope_theta": float(rope_theta)}
+        rebased = {**global_rope(config), "rope_theta": float(rope_theta)}
+        per_type = isinstance(config.rope_parameters.get(GLOBAL_LAYERS), dict)
+        config.rope_parameters = {
+            **config.rope_parameters,
+            **({GLOBAL_LAYERS: rebased} if per_type else rebased),
+        }
         model.rotary_emb = type(rotary)(config=config).to(rotary.inv_freq.device)
     if sliding_window is not None:
         if not hasattr(config, "sliding_window"):
