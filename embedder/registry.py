@@ -1,8 +1,8 @@
 """Model specs, the same everywhere (CLI, UI, server, benchmarks): one table of spec -> description and
 constructor.
 
-``default``          the project's embedder: SmolLM2-135M + the adapter committed under
-                     ``embedder/adapters/default`` (the bare base model, PromptEOL template, if absent)
+``default``          the project's embedder: the adapter committed under ``embedder/adapters/default`` on
+                     the base its ``embedder.json`` names (Gemma-3-270M); bare SmolLM2, PromptEOL, if absent
 ``base``             SmolLM2-135M-Instruct zero-shot with the paper's recipe
 ``base-prompteol``   SmolLM2-135M-Instruct zero-shot with the PromptEOL template
 ``gemma``            Gemma-3-270M zero-shot (the packaged GGUF base ``gemma3-270m``), PromptEOL template
@@ -130,7 +130,7 @@ ANY_LLM = "<hf-id or folder>"
 
 REGISTRY: dict[str, ModelSpec] = {
     "default": ModelSpec(
-        "the project's embedder: SmolLM2-135M-Instruct + the trained LoRA adapter", _llm, LLM_OPTIONS
+        "the project's embedder: Gemma-3-270M + the trained LoRA adapter", _llm, LLM_OPTIONS
     ),
     "base": ModelSpec(
         "SmolLM2-135M-Instruct zero-shot, paper recipe (instruction + EOS, last token)", _llm, LLM_OPTIONS

@@ -35,7 +35,7 @@ DEMO_QUESTIONS = (
     DemoQuestion(
         "which small LLM is the default model that runs offline on a laptop CPU",
         "README.md",
-        "the default model, **SmolLM2-135M-Instruct**",
+        "The default embedder is **Gemma-3-270M**",
     ),
     DemoQuestion(
         "where are the screenshots of the search page",
