@@ -187,8 +187,6 @@ def load_encoder(spec: str = "default", **overrides) -> Encoder:
 def load_model(spec: str, max_length: int | None = None, **overrides: Any) -> Encoder | Retriever:
     """Anything the benchmarks rank with: an encoder, the BM25 retriever, or ``hybrid:<spec>`` (BM25 fused
     with that encoder by the default ``FusionConfig``); ``max_length`` applies to LLMs."""
-    inner = spec.removeprefix(HYBRID_PREFIX) if spec.startswith(HYBRID_PREFIX) else spec
-    if max_length and is_llm_spec(inner):
+    if max_length and is_llm_spec(spec.removeprefix(HYBRID_PREFIX)):
         overrides["max_length"] = max_length
-    entry = lookup(spec)
-    return entry.build(spec, {k: v for k, v in overrides.items() if v is not None})
+    return lookup(spec).build(spec, {k: v for k, v in overrides.items() if v is not None})

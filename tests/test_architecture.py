@@ -65,13 +65,15 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     path: list[str] = []
 
     def visit(node: str) -> list[str] | None:
-        state[node], _ = "open", path.append(node)
+        state[node] = "open"
+        path.append(node)
         for target in sorted(graph[node]):
             if state.get(target) == "open":
                 return [*path[path.index(target) :], target]
             if target not in state and (cycle := visit(target)):
                 return cycle
-        state[node], _ = "done", path.pop()
+        state[node] = "done"
+        path.pop()
         return None
 
     for start in sorted(graph):

@@ -285,7 +285,8 @@ def global_rope(config: object) -> dict:
     """The RoPE parameters of the layers that attend over the whole text: the only ones, or (Gemma 3, whose
     sliding-window layers have their own) those of the ``full_attention`` layers."""
     rope = getattr(config, "rope_parameters", None) or {}
-    return rope.get(GLOBAL_LAYERS, rope) if isinstance(rope.get(GLOBAL_LAYERS), dict) else rope
+    per_type = rope.get(GLOBAL_LAYERS)
+    return per_type if isinstance(per_type, dict) else rope
 
 
 def long_context_settings(encoder: Encoder) -> dict:
