@@ -203,8 +203,8 @@ def candidates(args: argparse.Namespace) -> list[tuple[str, str, dict, Callable]
                 name,
                 f"{base} + adapter, first {saved.get('num_layers') or 'all'}",
                 {k: facts.get(k) for k in ("examples_seen", "train_wall_min")},
-                lambda saved=saved, folder=folder, base=base: load_encoder(
-                    base, **{**saved, "adapter": folder, "max_length": args.max_length}
+                lambda folder=folder, base=base: load_encoder(
+                    base, adapter=folder, max_length=args.max_length
                 ),
             )
         )
