@@ -78,6 +78,22 @@ def test_weights_and_dedup(tmp_path):
     assert len(dedup(examples + examples)) == 10
 
 
+def test_a_weight_above_one_repeats_its_source_and_sources_dedup_against_each_other(tmp_path):
+    first = write_lines(
+        tmp_path / "a.jsonl", [row(query=f"q{i}", positive=f"p{i}", task="t") for i in range(10)]
+    )
+    second = write_lines(
+        tmp_path / "b.jsonl", [row(query=f"Q{i}", positive=f"P{i}", task="t") for i in range(5, 15)]
+    )
+    sources = [SourceConfig("jsonl", str(first), weight=2.0), SourceConfig("jsonl", str(second))]
+    examples, counts = build_dataset(sources, LeakConfig())
+    assert counts[str(first)] == {"read": 10, "weighted": 20}
+    # q5..q9 of the second file repeat the first's (case-insensitive): only its five new rows remain
+    assert counts[str(second)] == {"read": 10, "weighted": 5}
+    assert len(examples) == counts["total"] == 25
+    assert sum(ex.query == "q3" for ex in examples) == 2
+
+
 def make_tiny_beir(root):
     """A four-document BEIR folder with one train and one test query."""
     folder = root / "mini"

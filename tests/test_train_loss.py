@@ -64,13 +64,39 @@ def test_distilled_loss_is_info_nce_plus_weighted_kl():
 
     generator = torch.Generator().manual_seed(0)
     q, d = torch.randn(3, 4, generator=generator), torch.randn(5, 4, generator=generator)
-    tq, td = torch.randn(3, 6, generator=generator), torch.randn(5, 6, generator=generator)
+    teacher = torch.rand(3, 5, generator=generator)
     logits = torch.nn.functional.normalize(q, dim=-1) @ torch.nn.functional.normalize(d, dim=-1).T / 0.02
-    teacher = torch.nn.functional.normalize(tq, dim=-1) @ torch.nn.functional.normalize(td, dim=-1).T
     expected = info_nce(q, d, 0.02) + 0.5 * distillation_kl(logits, teacher, 0.05)
-    assert info_nce_distilled(q, d, 0.02, tq, td, 0.5, 0.05).item() == pytest.approx(
+    assert info_nce_distilled(q, d, 0.02, teacher, 0.5, 0.05).item() == pytest.approx(
         expected.item(), rel=1e-6
     )
-    assert info_nce_distilled(q, d, 0.02, tq, td, 0.0, 0.05).item() == pytest.approx(
+    assert info_nce_distilled(q, d, 0.02, teacher, 0.0, 0.05).item() == pytest.approx(
         info_nce(q, d, 0.02).item()
     )
+
+
+def test_row_min_max_maps_each_row_onto_unit_range():
+    from trainer.loss import row_min_max
+
+    scores = torch.tensor([[2.0, 4.0, 3.0], [-1.0, -1.0, -1.0], [0.0, 10.0, 5.0]])
+    expected = torch.tensor([[0.0, 1.0, 0.5], [1.0, 1.0, 1.0], [0.0, 1.0, 0.5]])
+    assert torch.equal(row_min_max(scores), expected)
+
+
+def test_fused_teacher_is_the_weighted_sum_of_normalised_sides():
+    from trainer.loss import fused_teacher_scores
+
+    dense = torch.tensor([[0.9, 0.5, 0.1]])  # normalised: 1, 0.5, 0
+    lexical = torch.tensor([[0.0, 6.0, 3.0]])  # normalised: 0, 1, 0.5
+    fused = fused_teacher_scores(dense, lexical, 0.25)
+    assert torch.allclose(fused, torch.tensor([[0.75, 0.625, 0.125]]))
+    # the lexical side can overturn the dense ranking: document 1 wins once BM25 weighs enough
+    assert fused_teacher_scores(dense, lexical, 0.6).argmax().item() == 1
+    assert torch.allclose(fused_teacher_scores(dense, lexical, 0.0), torch.tensor([[1.0, 0.5, 0.0]]))
+    # a query whose BM25 row is all zero (no shared term) takes the dense ranking plus a constant
+    flat = fused_teacher_scores(dense, torch.zeros(1, 3), 0.5)
+    assert torch.equal(flat.argsort(descending=True), dense.argsort(descending=True))
+    with pytest.raises(ValueError, match="shape"):
+        fused_teacher_scores(dense, lexical[:, :2], 0.5)
+    with pytest.raises(ValueError, match="lexical_weight"):
+        fused_teacher_scores(dense, lexical, 1.5)

@@ -13,6 +13,7 @@ from embedder.console import fail
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
     app.command("train")(train_command)
+    app.command("mine")(mine_command)
 
 
 def train_command(
@@ -72,3 +73,27 @@ def train_command(
         f"adapter: {result.adapter_dir} ({result.steps} steps, final loss {result.final_loss:.4f}, "
         f"{result.wall_seconds / 60:.1f} min)"
     )
+
+
+def mine_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help="the training config whose data to re-mine")],
+    adapter: Annotated[Path, typer.Option(help="the adapter a stage produced (it ranks the candidates)")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="JSONL to write (a jsonl source for the next stage)")
+    ],
+    depth: Annotated[int, typer.Option(help="how deep in each ranking to look for a negative")] = 30,
+) -> None:
+    """Re-mine hard negatives with a trained adapter (ANCE-style): each training query's best-ranked
+    non-positive document of its source, skipping those the config's teacher ranks above the positive."""
+    from trainer.config import load_config
+    from trainer.data import DataError
+    from trainer.mining import mine_stage
+
+    for path, what in ((config, "config file"), (adapter, "adapter folder")):
+        if not path.exists():
+            fail(f"{what} {path} does not exist")
+    try:
+        written, mined = mine_stage(load_config(config), adapter, output, depth)
+    except (DataError, FileNotFoundError, ImportError, ValueError) as err:
+        fail(str(err))
+    typer.echo(f"{output}: {written} examples, {mined} with a negative mined by {adapter}")

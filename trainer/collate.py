@@ -21,15 +21,27 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Teacher:
-    """A teacher's embeddings of a batch's queries and documents (same order) and the distillation settings."""
+    """A teacher's embeddings of a batch's queries and documents (same order) and the distillation settings;
+    with ``lexical`` (BM25 scores, queries x documents) the teacher is their fusion, ``lexical_weight`` the
+    BM25 side's weight."""
 
     queries: torch.Tensor
     documents: torch.Tensor
     weight: float
     temperature: float
+    lexical: torch.Tensor | None = None
+    lexical_weight: float = 0.0
 
     def to(self, device: torch.device) -> Teacher:
-        return Teacher(self.queries.to(device), self.documents.to(device), self.weight, self.temperature)
+        lexical = None if self.lexical is None else self.lexical.to(device)
+        return Teacher(
+            self.queries.to(device),
+            self.documents.to(device),
+            self.weight,
+            self.temperature,
+            lexical,
+            self.lexical_weight,
+        )
 
 
 @dataclass(frozen=True)

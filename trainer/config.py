@@ -138,18 +138,25 @@ class DistillConfig:
     ``weight`` x KL(teacher || student) over each query's candidates (in-batch and hard negatives),
     teacher scores being cosine / ``temperature``. ``teacher`` is an encoder spec (``minilm``).
     ``drop_false_negatives`` removes a hard negative that the teacher scores above the positive.
+    ``lexical_weight`` > 0 fuses the teacher with BM25 as hybrid search does (per query, min-max
+    normalised, BM25 weighted ``lexical_weight``; one process only): a better ranker than either alone,
+    so a student can learn to beat its dense teacher. Fused scores lie in [0, 1], so ``temperature``
+    then applies to that range.
     """
 
     teacher: str | None = None
     weight: float = 1.0
     temperature: float = 0.05
     drop_false_negatives: bool = True
+    lexical_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.weight < 0 or self.temperature <= 0:
             raise ValueError(
                 f"distill weight must be >= 0 and temperature > 0, got {self.weight}, {self.temperature}"
             )
+        if not 0.0 <= self.lexical_weight <= 1.0:
+            raise ValueError(f"distill lexical_weight must be in [0, 1], got {self.lexical_weight}")
 
 
 @dataclass(frozen=True)

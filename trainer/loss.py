@@ -1,4 +1,4 @@
-"""InfoNCE with cosine similarity over in-batch and hard negatives: a pure function of embeddings."""
+"""InfoNCE with cosine similarity over in-batch and hard negatives, and its distilled form: pure functions."""
 
 from __future__ import annotations
 
@@ -55,20 +55,42 @@ def distillation_kl(
     )
 
 
+def row_min_max(scores: torch.Tensor) -> torch.Tensor:
+    """Each row mapped linearly onto [0, 1] (its best 1, its worst 0); a constant row maps to 1.
+
+    >>> row_min_max(torch.tensor([[1.0, 3.0, 2.0], [5.0, 5.0, 5.0]]))
+    tensor([[0.0000, 1.0000, 0.5000],
+            [1.0000, 1.0000, 1.0000]])
+    """
+    low, high = scores.min(dim=-1, keepdim=True).values, scores.max(dim=-1, keepdim=True).values
+    span = high - low
+    return torch.where(span > 0, (scores - low) / span.clamp_min(1e-12), torch.ones_like(scores))
+
+
+def fused_teacher_scores(dense: torch.Tensor, lexical: torch.Tensor, lexical_weight: float) -> torch.Tensor:
+    """A dense and a lexical teacher fused per query, as hybrid search fuses them (linear, min-max):
+    ``(1 - w) * row_min_max(dense) + w * row_min_max(lexical)``; ``w = 0`` keeps the dense ranking."""
+    if dense.shape != lexical.shape:
+        raise ValueError(
+            f"dense {tuple(dense.shape)} and lexical {tuple(lexical.shape)} scores differ in shape"
+        )
+    if not 0.0 <= lexical_weight <= 1.0:
+        raise ValueError(f"lexical_weight must be in [0, 1], got {lexical_weight}")
+    return (1.0 - lexical_weight) * row_min_max(dense.float()) + lexical_weight * row_min_max(lexical.float())
+
+
 def info_nce_distilled(
     queries: torch.Tensor,
     documents: torch.Tensor,
     temperature: float,
-    teacher_queries: torch.Tensor,
-    teacher_documents: torch.Tensor,
+    teacher_scores: torch.Tensor,
     weight: float,
     teacher_temperature: float,
 ) -> torch.Tensor:
     """InfoNCE on the labels plus ``weight`` x KL towards the teacher's distribution over the same
-    candidates (teacher embeddings in the same row order as the student's)."""
+    candidates (``teacher_scores``: queries x documents, in the student's row and column order)."""
     logits = F.normalize(queries, dim=-1) @ F.normalize(documents, dim=-1).T / temperature
     targets = torch.arange(queries.shape[0], device=queries.device)
-    teacher = F.normalize(teacher_queries, dim=-1) @ F.normalize(teacher_documents, dim=-1).T
     return F.cross_entropy(logits.float(), targets) + weight * distillation_kl(
-        logits, teacher, teacher_temperature
+        logits, teacher_scores, teacher_temperature
     )

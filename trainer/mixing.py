@@ -85,9 +85,11 @@ def apply_weight(examples: list[Example], weight: float, rng: random.Random) -> 
     return examples * whole + rng.sample(examples, round(fraction * len(examples)))
 
 
-def dedup(examples: Iterable[Example]) -> list[Example]:
-    """Drop repeated (instruction, query, positive) triples, keeping the first."""
-    seen, out = set(), []
+def dedup(examples: Iterable[Example], seen: set | None = None) -> list[Example]:
+    """Drop repeated (instruction, query, positive) triples, keeping the first; ``seen`` carries the
+    triples of earlier calls (and is updated), so sources can be deduplicated against each other."""
+    seen = set() if seen is None else seen
+    out = []
     for ex in examples:
         key = (ex.instruction, normalise(ex.query), normalise(ex.positive))
         if key not in seen:
@@ -143,15 +145,16 @@ def build_dataset(
 ) -> tuple[list[Example], dict]:
     """The weighted, deduplicated, leak-checked, shuffled training list and per-source counts."""
     rng = random.Random(seed)
-    mixed, counts = [], {}
+    mixed, counts, seen = [], {}, set()
     for source in sources:
         examples = source_examples(source)
         if not examples:
             raise DataError(f"data source {source.path} yielded no examples")
-        weighted = apply_weight(examples, source.weight, rng)
+        # dedup before weighting, so that a weight above 1 repeats a source instead of being undone
+        weighted = apply_weight(dedup(examples, seen), source.weight, rng)
         counts[source.path] = {"read": len(examples), "weighted": len(weighted)}
         mixed.extend(weighted)
-    examples = check_leaks(dedup(mixed), leak) if len(sources) else []
+    examples = check_leaks(mixed, leak) if len(sources) else []
     rng.shuffle(examples)
     counts["total"] = len(examples)
     return examples, counts

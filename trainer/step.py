@@ -16,13 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .collate import Batch, Teacher
 from .config import TrainConfig
 from .distributed import gather_with_grad, max_over_processes, sum_gradients, world
 from .export import TrainResult, export_adapter
-from .loss import info_nce, info_nce_distilled
+from .loss import fused_teacher_scores, info_nce, info_nce_distilled
 from .model import encode
 
 Inputs = dict[str, torch.Tensor]
@@ -39,18 +40,23 @@ def contrastive_loss(
     all_queries = gather_with_grad(queries)
     if teacher is None:
         return info_nce(all_queries, all_docs, temperature)
-    teacher_docs = torch.cat(
-        [gather_with_grad(teacher.documents[:n]), gather_with_grad(teacher.documents[n:])]
-    )
     return info_nce_distilled(
-        all_queries,
-        all_docs,
-        temperature,
-        gather_with_grad(teacher.queries),
-        teacher_docs,
-        teacher.weight,
-        teacher.temperature,
+        all_queries, all_docs, temperature, teacher_scores(teacher), teacher.weight, teacher.temperature
     )
+
+
+def teacher_scores(teacher: Teacher) -> torch.Tensor:
+    """The teacher's scores of every process's queries against every process's documents (the student's
+    order): cosine of its embeddings, fused with its BM25 scores when it has them (one process only)."""
+    n = teacher.queries.shape[0]
+    documents = torch.cat([gather_with_grad(teacher.documents[:n]), gather_with_grad(teacher.documents[n:])])
+    queries = gather_with_grad(teacher.queries)
+    dense = F.normalize(queries, dim=-1) @ F.normalize(documents, dim=-1).T
+    if teacher.lexical is None:
+        return dense
+    if world()[1] > 1:
+        raise ValueError("a fused teacher (distill.lexical_weight > 0) runs in one process only")
+    return fused_teacher_scores(dense, teacher.lexical, teacher.lexical_weight)
 
 
 def rng_state() -> tuple:

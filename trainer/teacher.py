@@ -1,5 +1,6 @@
-"""A teacher encoder for distillation: its embeddings of a batch's texts, cached by text, and the
-false-negative filter (a hard negative that the teacher scores above the positive is dropped)."""
+"""A teacher for distillation: an encoder's embeddings of a batch's texts, cached by text, optionally fused
+with BM25 over the batch, and the false-negative filter (a hard negative that the dense teacher scores above
+the positive is dropped)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class TeacherScorer:
     keeping every vector in memory so a text is encoded once per run."""
 
     def __init__(self, config: DistillConfig, encoder: Encoder | None = None):
+        from embedder.evaluation.bm25 import BM25Retriever
         from embedder.registry import load_encoder
 
         self.config = config
@@ -30,6 +32,7 @@ class TeacherScorer:
         if hasattr(self.encoder, "show_progress"):
             self.encoder.show_progress = False
         self.vectors: dict[tuple[str, str | None], np.ndarray] = {}
+        self.lexical = BM25Retriever() if config.lexical_weight > 0 else None
 
     def _embed(self, texts: Sequence[str], instructions: Sequence[str | None]) -> np.ndarray:
         keys = list(zip(texts, instructions, strict=True))
@@ -65,7 +68,19 @@ class TeacherScorer:
         return out
 
     def batch_teacher(self, examples: Sequence[Example]) -> Teacher:
-        """The teacher's embeddings of the batch ``Collator`` makes from ``examples`` (same order)."""
+        """The teacher's embeddings of the batch ``Collator`` makes from ``examples`` (same order), and
+        its BM25 scores of the batch when it is a fused teacher."""
+        texts = document_texts(examples)
         queries = torch.from_numpy(self.query_vectors(examples))
-        documents = torch.from_numpy(self.document_vectors(document_texts(examples)))
-        return Teacher(queries, documents, self.config.weight, self.config.temperature)
+        documents = torch.from_numpy(self.document_vectors(texts))
+        lexical = None
+        if self.config.lexical_weight > 0:
+            lexical = torch.from_numpy(self.lexical.score_matrix([ex.query for ex in examples], texts))
+        return Teacher(
+            queries,
+            documents,
+            self.config.weight,
+            self.config.temperature,
+            lexical,
+            self.config.lexical_weight,
+        )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .metrics import Run
 from .retrieval import TOP_K
 
@@ -45,10 +47,27 @@ class BM25Retriever:
             for qid, row, score in zip(query_ids, docs, scores, strict=True)
         }
 
-    def tokenize(self, texts: list[str]) -> Tokenized:
+    def score_matrix(self, queries: list[str], documents: list[str]) -> np.ndarray:
+        """BM25 score of every query against every document (``len(queries) x len(documents)``), the
+        statistics (IDF, average length) taken over ``documents``: a teacher's lexical view of a batch."""
         import bm25s
 
-        return bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
+        index = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
+        index.index(self.tokenize(documents, return_ids=False), show_progress=False)
+        known = set(index.vocab_dict)
+        scores = np.zeros((len(queries), len(documents)), dtype=np.float32)
+        for row, tokens in enumerate(self.tokenize(queries, return_ids=False)):
+            shared = [t for t in tokens if t in known]
+            if shared:  # a query with no term of the batch scores zero everywhere
+                scores[row] = index.get_scores(shared)
+        return scores
+
+    def tokenize(self, texts: list[str], return_ids: bool = True) -> Tokenized | list[list[str]]:
+        import bm25s
+
+        return bm25s.tokenize(
+            texts, stopwords="en", stemmer=self.stemmer, return_ids=return_ids, show_progress=False
+        )
 
 
 def english_stemmer() -> Callable[[list[str]], list[str]]:
