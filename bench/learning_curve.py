@@ -5,6 +5,8 @@ Reads the run's ``log.jsonl``, prints the points as a Markdown table with a log-
 
     python bench/learning_curve.py runs/default-cpu-distill --start 2048 --start-score 50.2 \
         --target 90.4 --out docs/learning-curve.png
+    python bench/learning_curve.py runs/gemma-cpu-continue --start 3200 --earlier 1600:63.1,3200:63.7 \
+        --target 90.4 --out docs/learning-curve-gemma.png    # a warm start, after the run it continues
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--start", type=int, default=0, help="examples seen before this run (warm start)")
     parser.add_argument("--start-score", type=float, help="dev score of the warm start (the first point)")
+    parser.add_argument(
+        "--earlier", default="", help="points of the runs before a warm start: EXAMPLES:SCORE,EXAMPLES:SCORE"
+    )
     parser.add_argument("--target", type=float, help="dev score to reach (e.g. MiniLM's)")
     parser.add_argument("--examples-per-hour", type=float, default=0, help="to turn examples into CPU hours")
     parser.add_argument("--out", type=Path)
@@ -50,6 +55,8 @@ def main() -> None:
     points = dev_points(args.run / "log.jsonl", args.batch_size, args.start)
     if args.start_score is not None:
         points.insert(0, (args.start, args.start_score))
+    earlier = [tuple(map(float, pair.split(":"))) for pair in filter(None, args.earlier.split(","))]
+    points = sorted([(int(x), y) for x, y in earlier] + points)
     print("| examples seen | dev nDCG@10 |\n|---:|---:|")
     print("\n".join(f"| {x:,} | {y:.1f} |" for x, y in points))
     a, b = log_fit(points)
