@@ -175,6 +175,10 @@ def test_periodic_dev_evaluation_on_held_out_queries(tmp_path, tiny_llm_dir):
     ((name, score),) = [(k, v) for k, v in dev.items() if k.startswith("dev ")]
     # the hold-out follows holdout_seed, not the training seed (1): a warm start never sees dev queries
     assert name == "dev mini held-out 1q/4d seed 2" and 0.0 <= score <= 1.0
+    # the evaluated state is kept as the best so far, loadable as an adapter
+    best = tmp_path / "run" / "best"
+    assert json.loads((best / "dev.json").read_text())["step"] == 2
+    assert (best / "adapter_model.safetensors").is_file() and (best / "embedder.json").is_file()
 
 
 def test_init_adapter_continues_from_an_exported_adapter(tmp_path, tiny_llm_dir):
@@ -199,3 +203,26 @@ def test_init_adapter_continues_from_an_exported_adapter(tmp_path, tiny_llm_dir)
 def test_init_adapter_missing_folder_is_a_clear_error(tmp_path, tiny_llm_dir):
     with pytest.raises(FileNotFoundError, match="init_adapter folder .* has no adapter_config.json"):
         build_model(ModelConfig(model=str(tiny_llm_dir), init_adapter=str(tmp_path / "nowhere")))
+
+
+def test_the_best_dev_checkpoint_is_kept_and_a_worse_one_does_not_replace_it(tmp_path):
+    from trainer.checkpoint import keep_if_best
+
+    checkpoint, best = tmp_path / "checkpoint", tmp_path / "best"
+    checkpoint.mkdir()
+
+    def save(weights: bytes) -> None:
+        (checkpoint / "adapter_config.json").write_text("{}")
+        (checkpoint / "adapter_model.safetensors").write_bytes(weights)
+
+    settings = {"model": "m", "template": "prompteol"}
+    save(b"step 50")
+    assert keep_if_best(checkpoint, best, 50, {"scifact": 0.75}, settings)
+    save(b"step 100")
+    assert keep_if_best(checkpoint, best, 100, {"scifact": 0.81}, settings)
+    save(b"step 150")
+    assert not keep_if_best(checkpoint, best, 150, {"scifact": 0.79}, settings)
+    assert (best / "adapter_model.safetensors").read_bytes() == b"step 100"
+    assert json.loads((best / "dev.json").read_text())["step"] == 100
+    assert json.loads((best / "embedder.json").read_text()) == settings
+    assert not (tmp_path / "best.tmp").exists()

@@ -67,3 +67,30 @@ def load_checkpoint(
     optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
     scheduler.load_state_dict(meta["scheduler"])
     return int(meta["step"]), float(meta.get("wall_seconds") or 0.0)
+
+
+BEST_FILE = "dev.json"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+def keep_if_best(checkpoint: Path, best: Path, step: int, scores: dict[str, float], settings: dict) -> bool:
+    """Copy the checkpoint's adapter to ``best`` (with ``embedder.json`` from ``settings`` and the dev
+    scores in ``dev.json``) when its mean dev score beats the one kept there; the latest checkpoint is
+    overwritten every ``save_every`` steps, so without this a better earlier state is lost. Atomic like
+    :func:`save_checkpoint`. Returns whether it was kept."""
+    mean = sum(scores.values()) / len(scores)
+    record = best / BEST_FILE
+    if record.is_file() and json.loads(record.read_text(encoding="utf-8"))["mean"] >= mean:
+        return False
+    staging = best.with_name(best.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in ADAPTER_FILES:
+        shutil.copy2(checkpoint / name, staging / name)
+    (staging / "embedder.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    (staging / BEST_FILE).write_text(
+        json.dumps({"step": step, "mean": mean, "scores": scores}, indent=2) + "\n", encoding="utf-8"
+    )
+    shutil.rmtree(best, ignore_errors=True)
+    staging.rename(best)
+    return True

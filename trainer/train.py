@@ -16,11 +16,12 @@ from tqdm.auto import tqdm
 from embedder.loading import pick_device
 from embedder.prompts import get_template
 
+from .checkpoint import keep_if_best
 from .collate import Batch, Collator, bucketed_batches
 from .config import TrainConfig
 from .data import Example
 from .distributed import init_from_env, world
-from .export import TrainResult
+from .export import TrainResult, embedder_settings
 from .mixing import build_dataset
 from .model import build_model, trainable_parameters
 from .prefix import HiddenStateCache, PrefixModel
@@ -205,9 +206,11 @@ def run_steps(
             if evaluate and world()[0] == 0:
                 from .dev import dev_evaluate
 
-                logger.write(
-                    step=step, **{f"dev {k}": v for k, v in dev_evaluate(checkpoint, config).items()}
-                )
+                scores = dev_evaluate(checkpoint, config)
+                logger.write(step=step, **{f"dev {k}": v for k, v in scores.items()})
+                if scores:
+                    best = Path(config.output_dir) / "best"
+                    keep_if_best(checkpoint, best, step, scores, embedder_settings(config))
     return loss
 
 
