@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import torch
 from safetensors.torch import load_file, save_file
 
+from embedder.loading import EMBEDDER_CONFIG_FILE
+
 if TYPE_CHECKING:
     from peft import PeftModel
 
@@ -87,7 +89,7 @@ def keep_if_best(checkpoint: Path, best: Path, step: int, scores: dict[str, floa
     staging.mkdir(parents=True)
     for name in ADAPTER_FILES:
         shutil.copy2(checkpoint / name, staging / name)
-    (staging / "embedder.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    (staging / EMBEDDER_CONFIG_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     (staging / BEST_FILE).write_text(
         json.dumps({"step": step, "mean": mean, "scores": scores}, indent=2) + "\n", encoding="utf-8"
     )

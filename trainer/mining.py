@@ -78,24 +78,11 @@ def pool_negatives(
     negatives = []
     for ex in group:
         candidates = [text for text in ranked[ex.query] if text not in positives[ex.query]]
-        negatives.append(first_true_negative(ex, candidates, teacher))
+        if teacher is not None:
+            negatives.append(teacher.first_true_negative(ex, candidates))
+        else:
+            negatives.append(candidates[0] if candidates else None)
     return negatives
-
-
-def first_true_negative(
-    example: Example, candidates: Sequence[str], teacher: TeacherScorer | None
-) -> str | None:
-    """The first candidate that the teacher does not score above the example's positive (the first
-    candidate without a teacher); ``None`` if every candidate looks like a false negative."""
-    if teacher is None or not candidates:
-        return candidates[0] if candidates else None
-    query = teacher.query_vectors([example])[0]
-    positive, *others = teacher.document_vectors([example.positive, *candidates])
-    threshold = float(query @ positive)
-    return next(
-        (text for text, vector in zip(candidates, others, strict=True) if float(query @ vector) <= threshold),
-        None,
-    )
 
 
 def write_examples(path: str | Path, examples: Sequence[Example]) -> None:

@@ -35,8 +35,7 @@ def contrastive_loss(
 ) -> torch.Tensor:
     """InfoNCE over the embeddings of all processes: positives of every process first, then negatives;
     with ``teacher`` (its embeddings of the same texts), plus the distillation term."""
-    n = queries.shape[0]
-    all_docs = torch.cat([gather_with_grad(documents[:n]), gather_with_grad(documents[n:])])
+    all_docs = gather_documents(documents, queries.shape[0])
     all_queries = gather_with_grad(queries)
     if teacher is None:
         return info_nce(all_queries, all_docs, temperature)
@@ -45,11 +44,16 @@ def contrastive_loss(
     )
 
 
+def gather_documents(documents: torch.Tensor, positives: int) -> torch.Tensor:
+    """Every process's documents in the loss's order: all positives (the first ``positives`` rows of each
+    process) first, then all hard negatives."""
+    return torch.cat([gather_with_grad(documents[:positives]), gather_with_grad(documents[positives:])])
+
+
 def teacher_scores(teacher: Teacher) -> torch.Tensor:
     """The teacher's scores of every process's queries against every process's documents (the student's
     order): cosine of its embeddings, fused with its BM25 scores when it has them (one process only)."""
-    n = teacher.queries.shape[0]
-    documents = torch.cat([gather_with_grad(teacher.documents[:n]), gather_with_grad(teacher.documents[n:])])
+    documents = gather_documents(teacher.documents, teacher.queries.shape[0])
     queries = gather_with_grad(teacher.queries)
     dense = F.normalize(queries, dim=-1) @ F.normalize(documents, dim=-1).T
     if teacher.lexical is None:

@@ -53,19 +53,33 @@ class TeacherScorer:
     def document_vectors(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, [None] * len(texts))
 
+    def first_true_negative(self, example: Example, candidates: Sequence[str]) -> str | None:
+        """The first candidate that the teacher does not score above the example's positive; ``None``
+        if every candidate looks like a false negative (an unjudged relevant document)."""
+        if not candidates:
+            return None
+        query = self.query_vectors([example])[0]
+        positive, *others = self.document_vectors([example.positive, *candidates])
+        threshold = float(query @ positive)
+        return next(
+            (
+                text
+                for text, vector in zip(candidates, others, strict=True)
+                if float(query @ vector) <= threshold
+            ),
+            None,
+        )
+
     def drop_false_negatives(self, examples: Sequence[Example]) -> list[Example]:
         """The examples with every hard negative that the teacher scores above its positive removed."""
         if not self.config.drop_false_negatives:
             return list(examples)
-        queries = self.query_vectors(examples)
-        out = []
-        for ex, query in zip(examples, queries, strict=True):
-            if ex.negative:
-                positive, negative = self.document_vectors([ex.positive, ex.negative])
-                if float(query @ negative) > float(query @ positive):
-                    ex = replace(ex, negative=None)
-            out.append(ex)
-        return out
+        return [
+            replace(ex, negative=None)
+            if ex.negative and self.first_true_negative(ex, [ex.negative]) is None
+            else ex
+            for ex in examples
+        ]
 
     def batch_teacher(self, examples: Sequence[Example]) -> Teacher:
         """The teacher's embeddings of the batch ``Collator`` makes from ``examples`` (same order), and
