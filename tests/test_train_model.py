@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from embedder.prompts import get_template
 from trainer.collate import Collator
 from trainer.config import ModelConfig, OptimConfig, SourceConfig, TrainConfig
 from trainer.data import Example
 from trainer.model import build_model, trainable_parameters
-from trainer.step import backward_grad_cache, backward_plain, make_optimizer
+from trainer.step import autocast_for, backward_grad_cache, backward_plain, make_optimizer
 from trainer.train import train
 
 NO_AUTOCAST = contextlib.nullcontext
@@ -113,6 +114,26 @@ def test_grad_cache_matches_plain_gradients(tiny_llm_dir):
     assert set(cached) == set(plain)
     for name in plain:
         torch.testing.assert_close(cached[name], plain[name], rtol=1e-4, atol=1e-6)
+
+
+def test_bf16_autocast_only_where_it_is_fast_and_the_loss_stays_close_to_fp32(tiny_llm_dir):
+    cpu = torch.device("cpu")
+    assert autocast_for(cpu, enabled=True, amx=False) is contextlib.nullcontext
+    assert autocast_for(cpu, enabled=False, amx=True) is contextlib.nullcontext
+    bf16 = autocast_for(cpu, enabled=True, amx=True)
+    with bf16():
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    model, tokenizer = tiny_model(tiny_llm_dir)
+    batch = batch_for(tokenizer)
+    full = backward_plain(model, batch, 0.05, NO_AUTOCAST)
+    full_grads = grads(model)
+    model.zero_grad(set_to_none=True)
+    mixed = backward_plain(model, batch, 0.05, bf16)
+    assert mixed != full  # the encoders really ran in bf16
+    assert mixed == pytest.approx(full, rel=0.05)
+    for name, grad in grads(model).items():
+        assert grad.dtype == torch.float32
+        assert F.cosine_similarity(grad.flatten(), full_grads[name].flatten(), dim=0) > 0.9
 
 
 def test_resume_continues_the_same_schedule(tmp_path, tiny_llm_dir):

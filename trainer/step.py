@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from embedder.loading import cpu_has_amx
+
 from .checkpoint import load_checkpoint, save_checkpoint
 from .collate import Batch, Teacher
 from .config import TrainConfig
@@ -99,9 +101,8 @@ def backward_plain(
 ) -> float:
     """Encode everything with a graph, back-propagate the loss; returns the loss."""
     with autocast():
-        loss = contrastive_loss(
-            encode(model, batch.queries), encode(model, batch.documents), temperature, batch.teacher
-        )
+        queries, documents = encode(model, batch.queries), encode(model, batch.documents)
+    loss = contrastive_loss(queries.float(), documents.float(), temperature, batch.teacher)
     backward(loss)
     return float(loss.detach())
 
@@ -157,10 +158,15 @@ def embedding_gradients(
     return float(loss.detach()), [leaf.grad for leaf in leaves]
 
 
-def autocast_for(device: torch.device, enabled: bool) -> Callable[[], contextlib.AbstractContextManager]:
-    """bf16 autocast on GPUs when mixed precision is on; fp32 elsewhere (bf16 is slow on CPU)."""
-    if enabled and device.type == "cuda":
-        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+def autocast_for(
+    device: torch.device, enabled: bool, amx: bool | None = None
+) -> Callable[[], contextlib.AbstractContextManager]:
+    """bf16 autocast when mixed precision is on, on GPUs and on CPUs with AMX (``amx``, detected when
+    None); fp32 on other CPUs, where bf16 is slower. The loss itself is always computed in fp32."""
+    if enabled and (
+        device.type == "cuda" or (device.type == "cpu" and (cpu_has_amx() if amx is None else amx))
+    ):
+        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext
 
 
