@@ -186,7 +186,7 @@ def candidates(args: argparse.Namespace) -> list[tuple[str, str, dict, Callable]
                 f"{base}, first {k}",
                 {},
                 lambda b=base, t=template, k=k: load_encoder(
-                    b, template=t, num_layers=k, max_length=args.max_length
+                    b, template=t, num_layers=k, max_length=args.max_length, dtype=args.dtype
                 ),
             )
             for base in args.base.split(",")
@@ -204,7 +204,7 @@ def candidates(args: argparse.Namespace) -> list[tuple[str, str, dict, Callable]
                 f"{base} + adapter, first {saved.get('num_layers') or 'all'}",
                 {k: facts.get(k) for k in ("examples_seen", "train_wall_min")},
                 lambda folder=folder, base=base: load_encoder(
-                    base, adapter=folder, max_length=args.max_length
+                    base, adapter=folder, max_length=args.max_length, dtype=args.dtype
                 ),
             )
         )
@@ -239,10 +239,11 @@ def main() -> None:
     )
     parser.add_argument("--max-docs", type=int, default=300, help="documents in the SciFact hold-out set")
     parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--dtype", default="auto", help="weights of the LLM rows: auto, float32, bfloat16")
     args = parser.parse_args()
 
     suite = dev_suite(args.config, args.max_docs, tuple(args.sets.split(",")))
-    print(f"dev suite: {suite.describe()}; texts cut to {args.max_length} tokens\n")
+    print(f"dev suite: {suite.describe()}; texts cut to {args.max_length} tokens, LLM weights {args.dtype}\n")
     measured = []
     for lever, label, facts, load in candidates(args):
         scores, seconds = measure(quiet(load()), suite)

@@ -206,7 +206,7 @@ def run_steps(
             if evaluate and world()[0] == 0:
                 from .dev import dev_evaluate
 
-                scores = dev_evaluate(checkpoint, config)
+                scores = dev_evaluate(checkpoint, config, max_length=config.model.doc_max_length)
                 logger.write(step=step, **{f"dev {k}": v for k, v in scores.items()})
                 if scores:
                     best = Path(config.output_dir) / "best"
