@@ -13,7 +13,7 @@ from trainer.collate import Collator
 from trainer.config import ModelConfig, OptimConfig, SourceConfig, TrainConfig
 from trainer.data import Example
 from trainer.model import build_model, trainable_parameters
-from trainer.step import autocast_for, backward_grad_cache, backward_plain, make_optimizer
+from trainer.step import autocast_for, backward_grad_cache, backward_plain, make_optimizer, uses_bf16
 from trainer.train import train
 
 NO_AUTOCAST = contextlib.nullcontext
@@ -118,8 +118,9 @@ def test_grad_cache_matches_plain_gradients(tiny_llm_dir):
 
 def test_bf16_autocast_only_where_it_is_fast_and_the_loss_stays_close_to_fp32(tiny_llm_dir):
     cpu = torch.device("cpu")
+    assert uses_bf16(torch.device("cuda"), enabled=True)
+    assert not uses_bf16(cpu, enabled=True, amx=False) and not uses_bf16(cpu, enabled=False, amx=True)
     assert autocast_for(cpu, enabled=True, amx=False) is contextlib.nullcontext
-    assert autocast_for(cpu, enabled=False, amx=True) is contextlib.nullcontext
     bf16 = autocast_for(cpu, enabled=True, amx=True)
     with bf16():
         assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16

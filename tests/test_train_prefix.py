@@ -11,7 +11,7 @@ from trainer.config import ModelConfig, OptimConfig, SourceConfig, TrainConfig
 from trainer.model import build_model
 from trainer.prefix import HiddenStateCache, PrefixModel, layer_index
 from trainer.step import backward_grad_cache, backward_plain
-from trainer.train import train
+from trainer.train import prefix_cache_key, train
 
 
 def test_cached_path_equals_the_full_forward_in_loss_and_gradients(tmp_path, tiny_llm_dir):
@@ -84,6 +84,26 @@ def test_init_adapter_keeps_its_lower_lora_fixed(tmp_path, tiny_llm_dir):
     trainable = {layer_index(n) for n, p in warm.named_parameters() if p.requires_grad}
     frozen_lora = [n for n, p in warm.named_parameters() if "lora_" in n and layer_index(n) == 0]
     assert frozen_lora and 0 not in trainable and trainable
+
+
+def test_a_warm_start_without_lower_lora_shares_the_base_cache_and_bf16_states_are_keyed_apart(
+    tmp_path, tiny_llm_dir
+):
+    upper_only, _ = build_model(
+        ModelConfig(model=str(tiny_llm_dir), frozen_layers=1, gradient_checkpointing=False)
+    )
+    upper_only.save_pretrained(tmp_path / "upper")
+    everywhere, _ = tiny_model(tiny_llm_dir)
+    everywhere.save_pretrained(tmp_path / "all")
+
+    def key(adapter, bf16=False):
+        model = ModelConfig(model=str(tiny_llm_dir), frozen_layers=1, init_adapter=adapter)
+        config = TrainConfig(model=model, prefix_cache="cache", data=(SourceConfig("jsonl", "x"),))
+        return prefix_cache_key(config, bf16=bf16)
+
+    assert key(str(tmp_path / "upper")) == key(None)
+    assert key(str(tmp_path / "all")) not in (key(None), key(str(tmp_path / "upper")))
+    assert key(None, bf16=True) == key(None) + "-bf16"
 
 
 def test_frozen_layers_out_of_range_is_a_clear_error(tiny_llm_dir):

@@ -144,8 +144,7 @@ class PrefixModel(torch.nn.Module):
             width = max(lengths[i] for i in missing)
             was_training = self.lower.training
             self.lower.eval()
-            # full precision even under autocast, so the cache holds the same states for every run
-            with torch.no_grad(), torch.autocast(input_ids.device.type, enabled=False):
+            with torch.no_grad():  # under the step's autocast, if any: the cache key names it
                 out = self.lower(
                     input_ids=input_ids[missing, :width], attention_mask=attention_mask[missing, :width]
                 ).last_hidden_state

@@ -158,14 +158,19 @@ def embedding_gradients(
     return float(loss.detach()), [leaf.grad for leaf in leaves]
 
 
+def uses_bf16(device: torch.device, enabled: bool, amx: bool | None = None) -> bool:
+    """Whether mixed precision runs bf16 here: on GPUs, and on CPUs with AMX (``amx``, detected when None);
+    other CPUs stay fp32, where bf16 is slower."""
+    if not enabled:
+        return False
+    return device.type == "cuda" or (device.type == "cpu" and (cpu_has_amx() if amx is None else amx))
+
+
 def autocast_for(
     device: torch.device, enabled: bool, amx: bool | None = None
 ) -> Callable[[], contextlib.AbstractContextManager]:
-    """bf16 autocast when mixed precision is on, on GPUs and on CPUs with AMX (``amx``, detected when
-    None); fp32 on other CPUs, where bf16 is slower. The loss itself is always computed in fp32."""
-    if enabled and (
-        device.type == "cuda" or (device.type == "cpu" and (cpu_has_amx() if amx is None else amx))
-    ):
+    """bf16 autocast where :func:`uses_bf16`; the loss itself is always computed in fp32."""
+    if uses_bf16(device, enabled, amx):
         return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext
 

@@ -24,8 +24,8 @@ from .distributed import init_from_env, world
 from .export import TrainResult, embedder_settings
 from .mixing import build_dataset
 from .model import build_model, trainable_parameters
-from .prefix import HiddenStateCache, PrefixModel
-from .step import StepRunner, make_optimizer
+from .prefix import HiddenStateCache, PrefixModel, layer_index
+from .step import StepRunner, make_optimizer, uses_bf16
 from .teacher import TeacherScorer
 
 if TYPE_CHECKING:
@@ -139,11 +139,13 @@ def plain_setup(
     model.to(device).train()
     params = trainable_parameters(model)
     optimizer, scheduler = make_optimizer(params, config)
-    steps = StepRunner(model, params, optimizer, scheduler, config, device, forward_model(model, config))
+    steps = StepRunner(
+        model, params, optimizer, scheduler, config, device, forward_model(model, config, device)
+    )
     return model, tokenizer, optimizer, scheduler, steps
 
 
-def forward_model(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
+def forward_model(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.nn.Module:
     """What the step encodes with: the model, or with ``frozen_layers`` its :class:`PrefixModel`
     (lower layers' outputs from the prefix cache when one is configured)."""
     frozen = config.model.frozen_layers
@@ -151,24 +153,41 @@ def forward_model(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Modul
         return model
     cache = None
     if config.prefix_cache:
-        key = prefix_cache_key(config)
         cache = HiddenStateCache(
             config.prefix_cache,
-            key,
+            prefix_cache_key(config, bf16=uses_bf16(device, config.mixed_precision)),
             dtype=getattr(torch, config.prefix_cache_dtype),
             max_bytes=int(config.prefix_cache_gb * 2**30),
         )
     return PrefixModel(model, frozen, cache)
 
 
-def prefix_cache_key(config: TrainConfig) -> str:
-    """What the cached lower states depend on besides the tokens: model, depth, warm-start weights, dtype."""
-    from embedder.loading import adapter_fingerprint, resolve_model
+def prefix_cache_key(config: TrainConfig, bf16: bool = False) -> str:
+    """What the cached lower states depend on besides the tokens: model, depth, the warm start's weights in
+    the frozen layers (none: the base's states), storage dtype, and the bf16 autocast they run under."""
+    from embedder.loading import resolve_model
 
     model = Path(resolve_model(config.model.model)).name
-    adapter = adapter_fingerprint(config.model.init_adapter) if config.model.init_adapter else "fresh"
+    adapter = lower_adapter_fingerprint(config.model.init_adapter, config.model.frozen_layers)
     dtype = "" if config.prefix_cache_dtype == "float16" else f"-{config.prefix_cache_dtype}"
-    return f"{model}-frozen{config.model.frozen_layers}-{adapter}{dtype}"
+    return f"{model}-frozen{config.model.frozen_layers}-{adapter}{dtype}{'-bf16' if bf16 else ''}"
+
+
+def lower_adapter_fingerprint(adapter: str | None, frozen_layers: int) -> str:
+    """``fresh`` when a warm start has no LoRA weights in the frozen layers (so they compute what the base
+    does and share its cache), else the adapter's content hash."""
+    from safetensors import safe_open
+
+    from embedder.loading import adapter_fingerprint, adapter_folder
+
+    if not adapter:
+        return "fresh"
+    folder = adapter_folder(adapter, setting="init_adapter")
+    with safe_open(str(folder / "adapter_model.safetensors"), framework="pt") as weights:
+        layers = [layer_index(key) for key in weights.keys()]  # noqa: SIM118 (safe_open is not a dict)
+    if any(index is not None and index < frozen_layers for index in layers):
+        return adapter_fingerprint(str(folder))
+    return "fresh"
 
 
 def run_steps(
