@@ -7,7 +7,6 @@ tokenizer after its own truncation (the two tokenizers differ, so texts/s is the
 One warm-up batch is encoded first; model loading is not timed.
 
     python bench/encode_speed.py [--models default,minilm] [--texts 512] [--threads 1] [--max-length 128]
-        [--dtype auto|float32|bfloat16]
 """
 
 from __future__ import annotations
@@ -38,16 +37,15 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=512)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-length", type=int, default=128, help="token limit of the LLM models")
-    parser.add_argument("--dtype", default="auto", help="weights of the LLM models: auto, float32, bfloat16")
     parser.add_argument("--data", default="../shared/data/scifact")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     texts = load_beir(args.data).document_texts()[: args.texts]
-    print(f"{len(texts)} SciFact documents, {args.threads} thread(s), LLM weights {args.dtype}\n")
+    print(f"{len(texts)} SciFact documents, {args.threads} thread(s)\n")
     print("| model | texts/s | tokens/s | tokens per text | seconds |\n|---|---:|---:|---:|---:|")
     for spec in args.models.split(","):
-        options = {"max_length": args.max_length, "dtype": args.dtype} if is_llm_spec(spec) else {}
+        options = {"max_length": args.max_length} if is_llm_spec(spec) else {}
         encoder = load_encoder(spec, **options)
         encoder.show_progress = False
         encoder.encode_documents(texts[:16])

@@ -110,11 +110,14 @@ def dev_suite(config_path: str, max_docs: int, sets: tuple[str, ...] = tuple(SET
     )
 
 
-def measure(model: Encoder | Retriever, suite: DevSuite) -> tuple[dict[str, float], float]:
-    """Scores of an encoder (or the BM25 retriever, which has no STS score) on the suite, and seconds taken."""
+def measure(
+    model: Encoder | Retriever, suite: DevSuite, cache: bool = False
+) -> tuple[dict[str, float], float]:
+    """Scores of an encoder (or the BM25 retriever, which has no STS score) on the suite, and seconds taken;
+    ``cache`` reads and writes document vectors in the evaluation cache (for ``bench/hybrid.py`` to reuse)."""
     started = time.perf_counter()
     scores = {
-        key: 100 * evaluate_encoder(model, data, instruction, cache=False)["ndcg_at_10"]
+        key: 100 * evaluate_encoder(model, data, instruction, cache=cache)["ndcg_at_10"]
         for key, (data, instruction) in suite.retrieval.items()
     }
     if suite.sts and hasattr(model, "encode_documents"):
@@ -186,7 +189,7 @@ def candidates(args: argparse.Namespace) -> list[tuple[str, str, dict, Callable]
                 f"{base}, first {k}",
                 {},
                 lambda b=base, t=template, k=k: load_encoder(
-                    b, template=t, num_layers=k, max_length=args.max_length, dtype=args.dtype
+                    b, template=t, num_layers=k, max_length=args.max_length
                 ),
             )
             for base in args.base.split(",")
@@ -204,7 +207,7 @@ def candidates(args: argparse.Namespace) -> list[tuple[str, str, dict, Callable]
                 f"{base} + adapter, first {saved.get('num_layers') or 'all'}",
                 {k: facts.get(k) for k in ("examples_seen", "train_wall_min")},
                 lambda folder=folder, base=base: load_encoder(
-                    base, adapter=folder, max_length=args.max_length, dtype=args.dtype
+                    base, adapter=folder, max_length=args.max_length
                 ),
             )
         )
@@ -239,14 +242,18 @@ def main() -> None:
     )
     parser.add_argument("--max-docs", type=int, default=300, help="documents in the SciFact hold-out set")
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--dtype", default="auto", help="weights of the LLM rows: auto, float32, bfloat16")
+    parser.add_argument(
+        "--cache",
+        action="store_true",
+        help="keep document vectors in the evaluation cache for bench/hybrid.py (encode s then counts misses only)",
+    )
     args = parser.parse_args()
 
     suite = dev_suite(args.config, args.max_docs, tuple(args.sets.split(",")))
-    print(f"dev suite: {suite.describe()}; texts cut to {args.max_length} tokens, LLM weights {args.dtype}\n")
+    print(f"dev suite: {suite.describe()}; texts cut to {args.max_length} tokens\n")
     measured = []
     for lever, label, facts, load in candidates(args):
-        scores, seconds = measure(quiet(load()), suite)
+        scores, seconds = measure(quiet(load()), suite, args.cache)
         measured.append(LeverRow(lever, label, scores, encode_s=round(seconds, 1), **facts))
     if args.write_record:
         Path(args.write_record).write_text(
