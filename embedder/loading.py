@@ -196,7 +196,8 @@ def cpu_has_amx() -> bool:
 
 
 def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """fp32 on CPU (bf16 is several times slower there), bf16 on accelerators."""
+    """fp32 on CPU (bf16 is slower there without AMX, and with it moved some vectors far from fp32's),
+    bf16 on accelerators."""
     if dtype == "auto":
         return torch.float32 if device.type == "cpu" else torch.bfloat16
     return getattr(torch, dtype)

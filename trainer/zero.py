@@ -80,10 +80,7 @@ def read_config(config: TrainConfig, world_size: int, hidden_size: int, device: 
         **raw,
         **{key: _agree(path, key, raw.get(key, "auto"), value) for key, value in decided.items()},
     }
-    precision = {
-        "bf16": config.mixed_precision and device.type == "cuda",
-        "fp16": False,
-    }  # DeepSpeed runs on GPUs
+    precision = {"bf16": config.mixed_precision and device.type == "cuda", "fp16": False}  # GPUs only
     for key, enabled in precision.items():
         given = raw.get(key, {}).get("enabled", "auto")
         resolved[key] = {**raw.get(key, {}), "enabled": _agree(path, f"{key}.enabled", given, enabled)}
