@@ -3,7 +3,8 @@
 Every row is scored on five dev sets, or on those ``--sets`` names (never a test split: these figures
 choose the recipe): NFCorpus ``dev`` (seeded subset, 100 queries, at most 2,000 documents); the SciFact
 train queries the recipe holds out (its ``holdout_seed`` fixes the slice; 300 documents); STS-B ``dev``
-(Spearman x100 of the cosine of the two sentences' document vectors); WikiQA and TrecQA ``dev`` (each
+(Spearman x100 of the cosine of the two sentences' vectors, both encoded as queries with the STS
+instruction, the paper's symmetric protocol; MiniLM ignores instructions); WikiQA and TrecQA ``dev`` (each
 file's distinct queries against every sentence in it). Retrieval figures are nDCG@10 x100. ``encode s``
 is the wall time over the sets scored (model loading excluded); texts are cut to ``--max-length`` tokens
 (LLMs).

@@ -106,10 +106,10 @@ def index(
     hidden: Annotated[bool, typer.Option("--hidden", help="include hidden files and folders")] = False,
     max_file_mb: Annotated[float, typer.Option(help="skip files larger than this")] = 5.0,
     chunk_tokens: Annotated[
-        int | None, typer.Option(help="tokens per chunk (new collections; default 256)")
+        int | None, typer.Option(help="tokens per chunk (new collections; default 240)")
     ] = None,
     overlap: Annotated[
-        int | None, typer.Option(help="tokens shared by neighbouring chunks (default 32)")
+        int | None, typer.Option(help="tokens shared by neighbouring chunks (default an eighth of a chunk)")
     ] = None,
     factory: Annotated[
         str | None, typer.Option(help="FAISS factory string, e.g. Flat, HNSW32, IVF1024,PQ48,RFlat")

@@ -30,14 +30,14 @@ DB_URL_ENV = "E5_RAG_DB"
 class IndexConfig:
     """What determines a collection's chunks and vectors; stored with it and fixed for its lifetime.
 
-    ``chunk_tokens``/``overlap`` count tokens of the encoder's own tokenizer; 256 tokens match the default
-    model's 256-token window (its template and EOS add about 15, cut from a chunk's end and read again at
-    the start of the next one, since the overlap defaults to an eighth of a chunk).
+    ``chunk_tokens``/``overlap`` count tokens of the encoder's own tokenizer (the overlap defaults to an
+    eighth of a chunk); 240 tokens leave room for the default model's template, BOS and EOS (12 tokens),
+    so a whole chunk fits its 256-token window and none is truncated.
     ``factory`` is a FAISS index factory string
     over inner product ("Flat" is exact; e.g. "HNSW32" or "IVF1024,PQ48,RFlat" for large collections).
     """
 
-    chunk_tokens: int = 256
+    chunk_tokens: int = 240
     overlap: int | None = None
     factory: str = "Flat"
 

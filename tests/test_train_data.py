@@ -6,7 +6,7 @@ import pytest
 
 from trainer.config import LeakConfig, SourceConfig
 from trainer.data import DataError, read_examples, read_sts
-from trainer.mixing import apply_weight, beir_examples, build_dataset, check_leaks, dedup
+from trainer.mixing import apply_weight, beir_examples, build_dataset, check_leaks, cosent_pairs, dedup
 
 
 def write_lines(path, lines):
@@ -165,3 +165,19 @@ def test_cli_reports_bad_data_with_file_and_line(tmp_path):
     result = CliRunner().invoke(app, ["train", "--config", str(config)])
     assert result.exit_code == 2
     assert f"{bad}:2: field 'positive' is missing" in result.output
+
+
+def test_cosent_pairs_keep_every_grade_and_drop_evaluation_sentences(tmp_path):
+    rows = [
+        "g\tf\t2012\t1\t4.5\tA cat.\tA kitten.",
+        "g\tf\t2012\t2\t1.0\tA dog.\tA car.",
+        "g\tf\t2012\t3\t2.0\tX.\tY.",
+    ]
+    train_file = write_lines(tmp_path / "sts-train.csv", rows)
+    dev_file = write_lines(tmp_path / "sts-dev.csv", ["g\tf\t2012\t9\t3.0\tA  DOG.\tSomething else."])
+    pairs = cosent_pairs(str(train_file), LeakConfig())
+    assert pairs.scores == (4.5, 1.0, 2.0) and pairs.second == ("A kitten.", "A car.", "Y.")
+    kept = cosent_pairs(str(train_file), LeakConfig(sts=(str(dev_file),), policy="drop"))
+    assert kept.first == ("A cat.", "X.") and kept.scores == (4.5, 2.0)
+    with pytest.raises(DataError, match=f"{train_file}:2: evaluation-split text enters training"):
+        cosent_pairs(str(train_file), LeakConfig(sts=(str(dev_file),)))

@@ -1,11 +1,12 @@
-"""InfoNCE on hand-built tensors, against a plain cross-entropy reference."""
+"""InfoNCE on hand-built tensors, against a plain cross-entropy reference; CoSENT on hand-built cosines."""
 
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from trainer.loss import info_nce
+from trainer.loss import cosent, info_nce
 
 
 def test_hand_built_two_by_two():
@@ -100,3 +101,28 @@ def test_fused_teacher_is_the_weighted_sum_of_normalised_sides():
         fused_teacher_scores(dense, lexical[:, :2], 0.5)
     with pytest.raises(ValueError, match="lexical_weight"):
         fused_teacher_scores(dense, lexical, 1.5)
+
+
+def test_cosent_is_small_when_cosines_follow_the_gold_order_and_large_when_reversed():
+    first = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    second = F.normalize(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]), dim=-1)  # cosines 1, 0.71, 0
+    gold = torch.tensor([5.0, 3.0, 0.0])
+    right, wrong = cosent(first, second, gold), cosent(first, second, gold.flip(0))
+    # by hand: the three ordered couples (i above j) each add exp(20 * (cos_j - cos_i))
+    cos = torch.tensor([1.0, 2**-0.5, 0.0])
+    by_hand = torch.log(1 + sum(torch.exp(20 * (cos[j] - cos[i])) for i, j in [(0, 1), (0, 2), (1, 2)]))
+    assert right.item() == pytest.approx(by_hand.item(), rel=1e-5) and right.item() < 1e-2
+    assert wrong.item() > 10
+    assert cosent(first, second, torch.tensor([2.0, 2.0, 2.0])).item() == 0.0  # ties rank nothing
+
+
+def test_cosent_gradient_pulls_an_under_scored_pair_together():
+    first = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    second = torch.tensor([[0.0, 1.0], [1.0, 1.0]], requires_grad=True)  # the gold-best pair scores lowest
+    cosent(first, second, torch.tensor([5.0, 1.0])).backward()
+    assert second.grad[0, 0] < 0  # descending the loss moves pair 0's second sentence towards its first
+
+
+def test_cosent_rejects_mismatched_rows():
+    with pytest.raises(ValueError, match="2 first and 1 second sentences for 2 gold scores"):
+        cosent(torch.ones(2, 3), torch.ones(1, 3), torch.ones(2))

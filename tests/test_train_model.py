@@ -10,11 +10,18 @@ import torch.nn.functional as F
 
 from embedder.prompts import get_template
 from trainer.collate import Collator
-from trainer.config import ModelConfig, OptimConfig, SourceConfig, TrainConfig
+from trainer.config import CosentConfig, ModelConfig, OptimConfig, SourceConfig, TrainConfig
 from trainer.data import Example
 from trainer.model import build_model, trainable_parameters
-from trainer.step import autocast_for, backward_grad_cache, backward_plain, make_optimizer, uses_bf16
-from trainer.train import train
+from trainer.step import (
+    autocast_for,
+    backward_cosent,
+    backward_grad_cache,
+    backward_plain,
+    make_optimizer,
+    uses_bf16,
+)
+from trainer.train import pair_rows, train
 
 NO_AUTOCAST = contextlib.nullcontext
 
@@ -248,3 +255,54 @@ def test_the_best_dev_checkpoint_is_kept_and_a_worse_one_does_not_replace_it(tmp
     assert json.loads((best / "dev.json").read_text())["step"] == 100
     assert json.loads((best / "embedder.json").read_text()) == settings
     assert not (tmp_path / "best.tmp").exists()
+
+
+def test_cosent_steps_order_the_pairs_cosines_as_the_gold_scores(tiny_llm_dir):
+    model, tokenizer = tiny_model(tiny_llm_dir)
+    optimizer = torch.optim.AdamW(trainable_parameters(model), lr=5e-3)
+    collator = Collator(tokenizer, get_template("prompteol"), 40, 32)
+    pairs = collator.scored_pairs(
+        ["a cat sleeps", "a cat sleeps", "stocks fell", "rain today"],
+        ["a kitten naps", "a dog barks", "shares dropped", "chess opening"],
+        [5.0, 2.0, 4.5, 0.0],
+        "Retrieve semantically similar text.",
+    )
+    assert pairs.first["input_ids"].shape[0] == 4 and pairs.gold.tolist() == [5.0, 2.0, 4.5, 0.0]
+    losses = []
+    for _ in range(6):
+        losses.append(backward_cosent(model, pairs, CosentConfig(path="unused"), NO_AUTOCAST))
+        optimizer.step()
+        optimizer.zero_grad()
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_a_run_with_the_cosent_term_draws_pairs_by_step_and_resumes_identically(tmp_path, tiny_llm_dir):
+    data = write_pairs(tmp_path / "pairs.jsonl")
+    sts = tmp_path / "sts-train.csv"
+    sts.write_text(
+        "".join(f"g\tf\t2012\t{i}\t{i % 6}.0\tsentence {i} about cats\tline {i} on rain\n" for i in range(12))
+    )
+
+    def config(out, weight=1.0):
+        return TrainConfig(
+            output_dir=str(out),
+            data=(SourceConfig("jsonl", str(data)),),
+            cosent=CosentConfig(path=str(sts), batch_size=4, weight=weight),
+            save_every=2,
+            model=ModelConfig(model=str(tiny_llm_dir), query_max_length=40, doc_max_length=32),
+            optim=OptimConfig(batch_size=3, max_steps=4, warmup_steps=1, lr=1e-3),
+        )
+
+    assert pair_rows(12, 4, seed=0, step=3) == pair_rows(12, 4, seed=0, step=3) != pair_rows(12, 4, 0, 4)
+    straight = train(config(tmp_path / "a"), progress=False)
+    train(config(tmp_path / "b"), progress=False, stop_after=2)
+    train(config(tmp_path / "b"), progress=False)
+    without = train(config(tmp_path / "c", weight=0.0), progress=False)
+    losses = {
+        run: [json.loads(line)["loss"] for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
+        for run in "abc"
+    }
+    assert losses["a"] == pytest.approx(losses["b"], rel=1e-5)
+    assert all(a > c for a, c in zip(losses["a"], losses["c"], strict=True))  # the CoSENT term is in the loss
+    assert "sts-train.csv (CoSENT pairs) | 12 |" in (straight.adapter_dir / "README.md").read_text()
+    assert without.steps == 4

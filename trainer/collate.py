@@ -66,6 +66,22 @@ class Batch:
         )
 
 
+@dataclass(frozen=True)
+class ScoredPairs:
+    """Padded first and second sentences of graded pairs, and their gold scores (for :func:`loss.cosent`)."""
+
+    first: dict[str, torch.Tensor]
+    second: dict[str, torch.Tensor]
+    gold: torch.Tensor
+
+    def to(self, device: torch.device) -> ScoredPairs:
+        return ScoredPairs(
+            {k: v.to(device) for k, v in self.first.items()},
+            {k: v.to(device) for k, v in self.second.items()},
+            self.gold.to(device),
+        )
+
+
 class Collator:
     """Formats texts with a prompt template, tokenises with an appended EOS, pads dynamically."""
 
@@ -88,6 +104,17 @@ class Collator:
         return Batch(
             self._pad([ex.query for ex in examples], query_wraps, self.query_max_length),
             self._pad(docs, doc_wraps, self.doc_max_length),
+        )
+
+    def scored_pairs(
+        self, first: Sequence[str], second: Sequence[str], gold: Sequence[float], instruction: str
+    ) -> ScoredPairs:
+        """Both sentences of each pair formatted as queries with ``instruction`` (symmetric, as STS is scored)."""
+        wraps = [partial(self.template.format_query, instruction)] * len(first)
+        return ScoredPairs(
+            self._pad(list(first), wraps, self.query_max_length),
+            self._pad(list(second), wraps, self.query_max_length),
+            torch.tensor(list(gold), dtype=torch.float32),
         )
 
     def _pad(self, texts: list[str], wraps: list, max_length: int) -> dict[str, torch.Tensor]:

@@ -160,6 +160,28 @@ class DistillConfig:
 
 
 @dataclass(frozen=True)
+class CosentConfig:
+    """A graded-pair ranking term (CoSENT) beside InfoNCE: every step also encodes ``batch_size`` pairs of
+    an STS Benchmark TSV (``path``, a train split; rows with an evaluation text are dropped as the
+    ``leak`` section says), both sentences as queries with the ``task`` instruction (as STS is scored),
+    and adds ``weight`` x the CoSENT loss of their cosines against the gold scores. ``path`` unset: off.
+    """
+
+    path: str | None = None
+    weight: float = 1.0
+    batch_size: int = 32
+    scale: float = 20.0
+    task: str = "sts"
+
+    def __post_init__(self) -> None:
+        if self.weight < 0 or self.scale <= 0 or self.batch_size < 2:
+            raise ValueError(
+                f"cosent weight must be >= 0, scale > 0 and batch_size >= 2, got {self.weight}, "
+                f"{self.scale}, {self.batch_size}"
+            )
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run needs; written beside its outputs.
 
@@ -178,6 +200,7 @@ class TrainConfig:
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
     distill: DistillConfig = DistillConfig()
+    cosent: CosentConfig = CosentConfig()
     prefix_cache: str | None = None
     prefix_cache_gb: float = 20.0
     prefix_cache_dtype: str = "float16"
@@ -205,8 +228,8 @@ class TrainConfig:
             raise ValueError(
                 "prefix_cache needs model.frozen_layers > 0 (the layers whose outputs it caches)"
             )
-        if self.deepspeed and (self.model.frozen_layers or self.distill.teacher):
-            raise ValueError("frozen_layers and distillation are not supported with deepspeed")
+        if self.deepspeed and (self.model.frozen_layers or self.distill.teacher or self.cosent.path):
+            raise ValueError("frozen_layers, distillation and cosent are not supported with deepspeed")
         if self.deepspeed and self.optim.chunk_size == 1:  # processes could then encode unequal chunk counts
             raise ValueError("with deepspeed, chunk_size must be 0 (off) or at least 2")
 
@@ -217,7 +240,13 @@ class TrainConfig:
 def from_dict(raw: dict) -> TrainConfig:
     """Build a config from nested plain data (as read from TOML or JSON), rejecting unknown keys."""
     raw = dict(raw)
-    sections = {"leak": LeakConfig, "model": ModelConfig, "optim": OptimConfig, "distill": DistillConfig}
+    sections = {
+        "leak": LeakConfig,
+        "model": ModelConfig,
+        "optim": OptimConfig,
+        "distill": DistillConfig,
+        "cosent": CosentConfig,
+    }
     for key, cls in sections.items():
         if key in raw:
             raw[key] = _build(cls, raw[key])

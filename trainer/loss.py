@@ -94,3 +94,24 @@ def info_nce_distilled(
     return F.cross_entropy(logits.float(), targets) + weight * distillation_kl(
         logits, teacher_scores, teacher_temperature
     )
+
+
+def cosent(
+    first: torch.Tensor, second: torch.Tensor, gold: torch.Tensor, scale: float = 20.0
+) -> torch.Tensor:
+    """CoSENT (Su 2022) over graded pairs: ``log(1 + sum exp(scale * (cos_j - cos_i)))`` over every two
+    pairs ``i, j`` whose gold scores say ``i`` is more similar than ``j``; a ranking loss on the cosines
+    themselves, as STS is scored (Spearman), where InfoNCE sees only positives and negatives.
+
+    >>> a = torch.tensor([[1.0, 0.0], [1.0, 0.0]]); b = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> round(float(cosent(a, b, torch.tensor([5.0, 0.0]), scale=1.0)), 4)  # right order: log(1 + e^-1)
+    0.3133
+    """
+    if not first.shape[0] == second.shape[0] == gold.shape[0]:
+        raise ValueError(
+            f"{first.shape[0]} first and {second.shape[0]} second sentences for {gold.shape[0]} gold scores"
+        )
+    cosine = scale * (F.normalize(first.float(), dim=-1) * F.normalize(second.float(), dim=-1)).sum(-1)
+    ranked_above = gold[:, None] > gold[None, :]  # [i, j]: pair i should score above pair j
+    violations = (cosine[None, :] - cosine[:, None])[ranked_above]
+    return torch.logsumexp(torch.cat([violations.new_zeros(1), violations]), dim=0)

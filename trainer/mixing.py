@@ -1,18 +1,22 @@
-"""Turning configured sources into one training list: BM25 hard negatives, weights, dedup, leak check."""
+"""Turning configured sources into one training list: BM25 hard negatives, weights, dedup, leak check;
+and the graded pairs of the CoSENT term."""
 
 from __future__ import annotations
 
 import logging
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from embedder.datasets import BeirDataset, load_beir
+from embedder.evaluation.devsets import StsPairs, read_sts_pairs
 
 from .config import LeakConfig, SourceConfig
 from .data import DataError, Example, read_examples, read_sts, sts_sentences, task_instruction
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def beir_examples(source: SourceConfig) -> list[Example]:
@@ -122,22 +126,49 @@ def evaluation_texts(leak: LeakConfig) -> set[str]:
 def check_leaks(examples: list[Example], leak: LeakConfig) -> list[Example]:
     """Examples whose query, positive or negative is evaluation text: an error naming the first
     (policy ``error``) or dropped with a warning (policy ``drop``)."""
+    return drop_leaks(
+        examples, lambda ex: (ex.query, ex.positive, ex.negative or ""), lambda ex: ex.origin, leak
+    )
+
+
+def drop_leaks(
+    items: list[T], texts: Callable[[T], Sequence[str]], origin: Callable[[T], str], leak: LeakConfig
+) -> list[T]:
+    """``items`` without those any of whose ``texts`` is evaluation text, as ``leak.policy`` says: an
+    error naming the first one's ``origin`` (``error``), or dropped with a warning (``drop``)."""
     forbidden = evaluation_texts(leak)
     if not forbidden:
-        return examples
+        return items
     clean = []
-    for ex in examples:
-        texts = (ex.query, ex.positive, ex.negative or "")
-        if any(normalise(t) in forbidden for t in texts):
+    for item in items:
+        item_texts = texts(item)
+        if any(normalise(t) in forbidden for t in item_texts):
             if leak.policy == "error":
                 raise DataError(
-                    f"{ex.origin}: evaluation-split text enters training (leak): {ex.query[:80]!r}"
+                    f"{origin(item)}: evaluation-split text enters training (leak): {item_texts[0][:80]!r}"
                 )
             continue
-        clean.append(ex)
-    if len(clean) < len(examples):
-        log.warning("dropped %d examples that contain evaluation-split text", len(examples) - len(clean))
+        clean.append(item)
+    if len(clean) < len(items):
+        log.warning("dropped %d training items that contain evaluation-split text", len(items) - len(clean))
     return clean
+
+
+def cosent_pairs(path: str, leak: LeakConfig) -> StsPairs:
+    """The graded pairs of an STS Benchmark file for the CoSENT term, leak-checked like the examples."""
+    pairs = read_sts_pairs(path)
+    rows = drop_leaks(
+        list(range(len(pairs.scores))),
+        lambda i: (pairs.first[i], pairs.second[i]),
+        lambda i: f"{path}:{i + 1}",
+        leak,
+    )
+    return StsPairs(
+        pairs.name,
+        tuple(pairs.first[i] for i in rows),
+        tuple(pairs.second[i] for i in rows),
+        tuple(pairs.scores[i] for i in rows),
+    )
 
 
 def build_dataset(

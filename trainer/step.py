@@ -21,11 +21,11 @@ import torch.nn.functional as F
 from embedder.loading import cpu_has_amx
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .collate import Batch, Teacher
-from .config import TrainConfig
+from .collate import Batch, ScoredPairs, Teacher
+from .config import CosentConfig, TrainConfig
 from .distributed import gather_with_grad, max_over_processes, sum_gradients, world
 from .export import TrainResult, export_adapter
-from .loss import fused_teacher_scores, info_nce, info_nce_distilled
+from .loss import cosent, fused_teacher_scores, info_nce, info_nce_distilled
 from .model import encode
 
 Inputs = dict[str, torch.Tensor]
@@ -146,6 +146,22 @@ def backward_grad_cache(
     return loss
 
 
+def backward_cosent(
+    model: torch.nn.Module,
+    pairs: ScoredPairs,
+    settings: CosentConfig,
+    autocast: Callable[[], contextlib.AbstractContextManager],
+    backward: Backward = torch.Tensor.backward,
+) -> float:
+    """Encode both sides of the graded pairs with a graph, back-propagate ``settings.weight`` x CoSENT
+    (gradients add to the contrastive step's); returns the weighted CoSENT loss."""
+    with autocast():
+        first, second = encode(model, pairs.first), encode(model, pairs.second)
+    loss = settings.weight * cosent(first.float(), second.float(), pairs.gold, settings.scale)
+    backward(loss)
+    return float(loss.detach())
+
+
 def embedding_gradients(
     reps: list[torch.Tensor], n_query_chunks: int, temperature: float, teacher: Teacher | None = None
 ) -> tuple[float, list[torch.Tensor]]:
@@ -207,8 +223,9 @@ class StepRunner:
         self.config = config
         self.autocast = autocast_for(device, config.mixed_precision)
 
-    def run(self, step: int, batch: Batch) -> tuple[float, float]:
-        """Returns ``(loss, seconds)``; dropout is seeded by the step so a resumed run is identical."""
+    def run(self, step: int, batch: Batch, pairs: ScoredPairs | None = None) -> tuple[float, float]:
+        """Returns ``(loss, seconds)``; dropout is seeded by the step so a resumed run is identical. With
+        ``pairs``, the weighted CoSENT loss of :attr:`TrainConfig.cosent` is added (to the loss too)."""
         started = time.time()
         torch.manual_seed(self.config.seed * 1_000_003 + step)
         optim = self.config.optim
@@ -218,6 +235,8 @@ class StepRunner:
             )
         else:
             loss = backward_plain(self.encoder, batch, optim.temperature, self.autocast, self.backward)
+        if pairs is not None:
+            loss += backward_cosent(self.encoder, pairs, self.config.cosent, self.autocast, self.backward)
         self.update()
         return loss, time.time() - started
 

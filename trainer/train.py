@@ -17,12 +17,12 @@ from embedder.loading import pick_device
 from embedder.prompts import get_template
 
 from .checkpoint import keep_if_best
-from .collate import Batch, Collator, bucketed_batches
+from .collate import Batch, Collator, ScoredPairs, bucketed_batches
 from .config import TrainConfig
-from .data import Example
+from .data import Example, task_instruction
 from .distributed import init_from_env, world
 from .export import TrainResult, embedder_settings
-from .mixing import build_dataset
+from .mixing import build_dataset, cosent_pairs
 from .model import build_model, trainable_parameters
 from .prefix import HiddenStateCache, PrefixModel, layer_index
 from .step import StepRunner, make_optimizer, uses_bf16
@@ -30,6 +30,8 @@ from .teacher import TeacherScorer
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
+
+    from embedder.evaluation.devsets import StsPairs
 
 
 def batch_schedule(examples: list[Example], config: TrainConfig) -> list[list[int]]:
@@ -51,6 +53,13 @@ def batch_schedule(examples: list[Example], config: TrainConfig) -> list[list[in
         schedule += epoch_batches
         epoch += 1
     return schedule[rank:needed:size]
+
+
+def pair_rows(count: int, size: int, seed: int, step: int) -> list[int]:
+    """The rows of the graded pairs that step ``step`` ranks (this process's draw; fixed by seed and step,
+    so a resumed run draws the same)."""
+    rank = world()[0]
+    return random.Random((seed * 1_000_003 + step) * 1_009 + rank).sample(range(count), min(size, count))
 
 
 def train(config: TrainConfig, progress: bool = True, stop_after: int | None = None) -> TrainResult:
@@ -91,6 +100,7 @@ class Run:
     steps: StepRunner
     device: torch.device
     teacher: TeacherScorer | None = None
+    cosent: StsPairs | None = None
 
     def make_batch(self, examples: list[Example]) -> Batch:
         """Token batch of ``examples`` (false negatives dropped and teacher embeddings attached when distilling)."""
@@ -99,6 +109,19 @@ class Run:
         examples = self.teacher.drop_false_negatives(examples)
         batch = self.collator(examples)
         return Batch(batch.queries, batch.documents, self.teacher.batch_teacher(examples)).to(self.device)
+
+    def make_pairs(self, step: int, config: TrainConfig) -> ScoredPairs | None:
+        """The graded pairs of ``step``'s CoSENT term (None when the config has none)."""
+        if self.cosent is None:
+            return None
+        pairs = self.cosent
+        rows = pair_rows(len(pairs.scores), config.cosent.batch_size, config.seed, step)
+        return self.collator.scored_pairs(
+            [pairs.first[i] for i in rows],
+            [pairs.second[i] for i in rows],
+            [pairs.scores[i] for i in rows],
+            task_instruction(config.cosent.task),
+        ).to(self.device)
 
 
 def setup(config: TrainConfig) -> Run:
@@ -122,7 +145,13 @@ def setup(config: TrainConfig) -> Run:
         config.model.doc_max_length,
     )
     teacher = TeacherScorer(config.distill) if config.distill.teacher else None
-    return Run(examples, counts, model, collator, optimizer, scheduler, steps, device, teacher)
+    pairs = cosent_pairs(config.cosent.path, config.leak) if config.cosent.path else None
+    if pairs is not None:
+        counts[f"{config.cosent.path} (CoSENT pairs)"] = {
+            "read": len(pairs.scores),
+            "weighted": len(pairs.scores),
+        }
+    return Run(examples, counts, model, collator, optimizer, scheduler, steps, device, teacher, pairs)
 
 
 def plain_setup(
@@ -205,7 +234,7 @@ def run_steps(
     ):
         while step < last:
             batch = run.make_batch([run.examples[i] for i in schedule[step]])
-            loss, seconds = run.steps.run(step, batch)
+            loss, seconds = run.steps.run(step, batch, run.make_pairs(step, config))
             step += 1
             lr = run.scheduler.get_last_lr()[0]
             bar.update(1)

@@ -2,9 +2,11 @@
 
 ``read_sts_pairs`` reads an STS-B TSV (genre, file, year, id, score, sentence1, sentence2) and
 ``sts_spearman`` scores an encoder on it: Spearman correlation (x100) of the cosine of the two
-sentences' document vectors with the gold score. ``pairs_retrieval_set`` turns a training-style
-JSONL file (``query``, ``positive``, optional ``negative``, ``task``) into a small retrieval set:
-its distinct queries against every distinct sentence in the file, the positives judged relevant.
+sentences' vectors with the gold score, each sentence encoded as a query with the STS instruction
+(the paper's protocol for symmetric tasks: the instruction on both sides). ``pairs_retrieval_set``
+turns a training-style JSONL file (``query``, ``positive``, optional ``negative``, ``task``) into a
+small retrieval set: its distinct queries against every distinct sentence in the file, the positives
+judged relevant.
 
     >>> data, instruction = pairs_retrieval_set("shared/data/train/wikiqa/dev.jsonl")
     >>> evaluate_encoder(load_encoder("minilm"), data, instruction)["ndcg_at_10"]
@@ -58,12 +60,13 @@ def read_sts_pairs(path: str | Path) -> StsPairs:
     return StsPairs(path.stem, tuple(first), tuple(second), tuple(scores))
 
 
-def sts_spearman(encoder: Encoder, pairs: StsPairs) -> float:
-    """Spearman correlation (x100) of cosine(encode_documents(s1), encode_documents(s2)) with the gold scores."""
+def sts_spearman(encoder: Encoder, pairs: StsPairs, instruction: str = TASKS["sts"]) -> float:
+    """Spearman correlation (x100) of cosine(s1, s2) with the gold scores, both sentences encoded as
+    queries with ``instruction`` (as the paper scores symmetric tasks)."""
     from scipy.stats import spearmanr
 
     a, b = (
-        np.asarray(encoder.encode_documents(list(side)), dtype=np.float64)
+        np.asarray(encoder.encode_queries(list(side), instruction), dtype=np.float64)
         for side in (pairs.first, pairs.second)
     )
     cosine = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
