@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 
+def move_inputs(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """A padded token batch (``input_ids``, ``attention_mask``) on ``device``."""
+    return {k: v.to(device) for k, v in inputs.items()}
+
+
 @dataclass(frozen=True)
 class Teacher:
     """A teacher's embeddings of a batch's queries and documents (same order) and the distillation settings;
@@ -58,11 +63,10 @@ class Batch:
         return int(self.queries["input_ids"].shape[0])
 
     def to(self, device: torch.device) -> Batch:
-        def move(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-            return {k: v.to(device) for k, v in inputs.items()}
-
         return Batch(
-            move(self.queries), move(self.documents), self.teacher.to(device) if self.teacher else None
+            move_inputs(self.queries, device),
+            move_inputs(self.documents, device),
+            self.teacher.to(device) if self.teacher else None,
         )
 
 
@@ -76,9 +80,7 @@ class ScoredPairs:
 
     def to(self, device: torch.device) -> ScoredPairs:
         return ScoredPairs(
-            {k: v.to(device) for k, v in self.first.items()},
-            {k: v.to(device) for k, v in self.second.items()},
-            self.gold.to(device),
+            move_inputs(self.first, device), move_inputs(self.second, device), self.gold.to(device)
         )
 
 
