@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -189,6 +190,15 @@ def wait_idle(page, timeout_ms: float = 60_000) -> None:
     widget code the page needed has loaded (it is fetched lazily)."""
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
     page.wait_for_load_state("networkidle", timeout=timeout_ms)
+
+
+def wait_started(page, timeout_ms: float = 5_000) -> None:
+    """After a click, wait for the rerun it starts: on a loaded machine it may begin well after the click, and
+    an idle check made before it would pass at once."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):  # a run over before the page was polled
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', timeout=timeout_ms)
 
 
 def choose(page, label: str, option) -> None:
