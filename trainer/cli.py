@@ -14,6 +14,7 @@ def register(app: typer.Typer) -> None:
     """Add this package's commands to the root app."""
     app.command("train")(train_command)
     app.command("mine")(mine_command)
+    app.command("soup")(soup_command)
 
 
 def train_command(
@@ -97,3 +98,21 @@ def mine_command(
     except (DataError, FileNotFoundError, ImportError, ValueError) as err:
         fail(str(err))
     typer.echo(f"{output}: {written} examples, {mined} with a negative mined by {adapter}")
+
+
+def soup_command(
+    adapters: Annotated[list[Path], typer.Argument(help="adapter folders of one base and shape")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="folder to write the averaged adapter to")],
+    weights: Annotated[
+        str | None, typer.Option(help="comma-separated weights, one per adapter (default: uniform)")
+    ] = None,
+) -> None:
+    """Average adapters into one (a model soup): the weighted mean of their weight updates, exact."""
+    from trainer.soup import average_adapters
+
+    try:
+        mix = [float(w) for w in weights.split(",")] if weights else None
+        folder = average_adapters(adapters, output, mix)
+    except (FileNotFoundError, ValueError) as err:
+        fail(str(err))
+    typer.echo(f"{folder}: the mean of {len(adapters)} adapters")
