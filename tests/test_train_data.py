@@ -4,9 +4,11 @@ import json
 
 import pytest
 
-from trainer.config import LeakConfig, SourceConfig
-from trainer.data import DataError, read_examples, read_sts
+from trainer.collate import task_batches, without_repeats
+from trainer.config import LeakConfig, OptimConfig, SourceConfig, TrainConfig
+from trainer.data import DataError, Example, read_examples, read_sts
 from trainer.mixing import apply_weight, beir_examples, build_dataset, check_leaks, cosent_pairs, dedup
+from trainer.train import batch_schedule
 
 
 def write_lines(path, lines):
@@ -181,3 +183,35 @@ def test_cosent_pairs_keep_every_grade_and_drop_evaluation_sentences(tmp_path):
     assert kept.first == ("A cat.", "X.") and kept.scores == (4.5, 2.0)
     with pytest.raises(DataError, match=f"{train_file}:2: evaluation-split text enters training"):
         cosent_pairs(str(train_file), LeakConfig(sts=(str(dev_file),)))
+
+
+def example(query: str, positive: str, task: str) -> Example:
+    return Example(query, positive, None, task, f"mem:{query}:{positive}")
+
+
+def test_task_batches_hold_one_task_each_full_and_seeded():
+    rows = [example(f"{task} q{i}", f"{task} d{i}", task) for task in "abc" for i in range(10)]
+    lengths = [len(r.positive) for r in rows]
+    batches = task_batches(rows, lengths, batch_size=4, bucket_batches=2, seed=1)
+    assert len(batches) == 3 * 2  # two full batches of four per task of ten; the rest waits for an epoch
+    assert all(len(b) == 4 and len({rows[i].instruction for i in b}) == 1 for b in batches)
+    assert len({i for b in batches for i in b}) == 24
+    assert batches == task_batches(rows, lengths, 4, 2, seed=1) != task_batches(rows, lengths, 4, 2, seed=2)
+
+
+def test_a_batch_keeps_one_example_per_query_and_per_positive():
+    rows = [example("q", "a", "t"), example("q", "b", "t"), example("r", "a", "t"), example("s", "c", "t")]
+    assert without_repeats([0, 1, 2, 3], rows) == [0, 3]
+    assert without_repeats([1, 2], rows) == [1, 2]
+
+
+def test_the_schedule_uses_task_batches_when_asked():
+    rows = [example(f"{task} q{i}", f"{task} d{i}", task) for i in range(8) for task in "ab"]  # interleaved
+    data = (SourceConfig(kind="jsonl", path="unused.jsonl"),)
+    mixed = batch_schedule(rows, TrainConfig(data=data, optim=OptimConfig(batch_size=4, max_steps=12)))
+    by_task = batch_schedule(
+        rows, TrainConfig(data=data, optim=OptimConfig(batch_size=4, max_steps=12, task_batches=True))
+    )
+    assert len(mixed) == len(by_task) == 12
+    assert all(len({rows[i].instruction for i in b}) == 1 for b in by_task)
+    assert any(len({rows[i].instruction for i in b}) == 2 for b in mixed)

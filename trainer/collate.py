@@ -148,3 +148,35 @@ def bucketed_batches(
         batches += [order[i : i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
     rng.shuffle(batches)
     yield from batches
+
+
+def task_batches(
+    examples: Sequence[Example], lengths: Sequence[int], batch_size: int, bucket_batches: int, seed: int
+) -> list[list[int]]:
+    """Batches that each hold examples of one task (instruction), length-bucketed inside it, in a seeded
+    random order: in-batch negatives from the query's own task are harder ones (as GTE and BGE train).
+    Inside one task a batch more often repeats a query or a positive, which would make a relevant
+    document a negative: each batch keeps only the first example of each (the rest come back in other epochs)."""
+    members: dict[str, list[int]] = {}
+    for index, example in enumerate(examples):
+        members.setdefault(example.instruction, []).append(index)
+    batches = []
+    for offset, task in enumerate(sorted(members)):
+        rows = members[task]
+        parts = bucketed_batches([lengths[i] for i in rows], batch_size, bucket_batches, seed + offset)
+        batches += [without_repeats([rows[i] for i in part], examples) for part in parts]
+    random.Random(seed).shuffle(batches)
+    return batches
+
+
+def without_repeats(batch: list[int], examples: Sequence[Example]) -> list[int]:
+    """The batch without examples whose query or positive an earlier one in it already has."""
+    queries, positives, kept = set(), set(), []
+    for index in batch:
+        example = examples[index]
+        if example.query in queries or example.positive in positives:
+            continue
+        queries.add(example.query)
+        positives.add(example.positive)
+        kept.append(index)
+    return kept

@@ -121,6 +121,7 @@ class OptimConfig:
     temperature: float = 0.02
     chunk_size: int = 0
     bucket_batches: int = 16
+    task_batches: bool = False  # each batch from one task: harder in-batch negatives
     max_grad_norm: float = 1.0
 
     def __post_init__(self) -> None:

@@ -17,7 +17,7 @@ from embedder.loading import pick_device
 from embedder.prompts import get_template
 
 from .checkpoint import keep_if_best
-from .collate import Batch, Collator, ScoredPairs, bucketed_batches
+from .collate import Batch, Collator, ScoredPairs, bucketed_batches, task_batches
 from .config import TrainConfig
 from .data import Example, task_instruction
 from .distributed import init_from_env, world
@@ -36,20 +36,20 @@ if TYPE_CHECKING:
 
 def batch_schedule(examples: list[Example], config: TrainConfig) -> list[list[int]]:
     """Example indices of every batch of the run (all processes), fixed by the seed; epochs repeat
-    with fresh orders as needed."""
+    with fresh orders as needed; with ``optim.task_batches`` each batch holds one task's examples."""
     rank, size = world()
+    optim = config.optim
     lengths = [len(ex.positive) + len(ex.negative or "") for ex in examples]
-    needed, schedule, epoch = config.optim.max_steps * size, [], 0
+    needed, schedule, epoch = optim.max_steps * size, [], 0
     while len(schedule) < needed:
-        epoch_batches = list(
-            bucketed_batches(
-                lengths, config.optim.batch_size, config.optim.bucket_batches, seed=config.seed + epoch
-            )
+        seed = config.seed + epoch
+        epoch_batches = (
+            task_batches(examples, lengths, optim.batch_size, optim.bucket_batches, seed)
+            if optim.task_batches
+            else list(bucketed_batches(lengths, optim.batch_size, optim.bucket_batches, seed))
         )
         if not epoch_batches:
-            raise ValueError(
-                f"{len(examples)} examples are fewer than one batch of {config.optim.batch_size}"
-            )
+            raise ValueError(f"{len(examples)} examples are fewer than one batch of {optim.batch_size}")
         schedule += epoch_batches
         epoch += 1
     return schedule[rank:needed:size]
