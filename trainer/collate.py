@@ -13,7 +13,7 @@ import torch
 from embedder.batching import fit_in_template, pad_batch, tokenize_with_eos
 from embedder.prompts import PromptTemplate
 
-from .data import Example
+from .data import Example, indices_by_task
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -157,9 +157,7 @@ def task_batches(
     random order: in-batch negatives from the query's own task are harder ones (as GTE and BGE train).
     Inside one task a batch more often repeats a query or a positive, which would make a relevant
     document a negative: each batch keeps only the first example of each (the rest come back in other epochs)."""
-    members: dict[str, list[int]] = {}
-    for index, example in enumerate(examples):
-        members.setdefault(example.instruction, []).append(index)
+    members = indices_by_task(examples)
     batches = []
     for offset, task in enumerate(sorted(members)):
         rows = members[task]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,14 @@ class Example:
     negative: str | None
     instruction: str
     origin: str
+
+
+def indices_by_task(examples: Sequence[Example]) -> dict[str, list[int]]:
+    """The examples' indices grouped by instruction (one task per source), in order of first appearance."""
+    groups: dict[str, list[int]] = {}
+    for index, example in enumerate(examples):
+        groups.setdefault(example.instruction, []).append(index)
+    return groups
 
 
 class DataError(ValueError):

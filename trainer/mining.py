@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
-from .data import Example
+from .data import Example, indices_by_task
 
 if TYPE_CHECKING:
     from embedder.protocol import Encoder
@@ -42,9 +42,7 @@ def mine_negatives(
     ``mined`` counts the replaced negatives."""
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth}")
-    by_instruction: dict[str, list[int]] = defaultdict(list)
-    for i, ex in enumerate(examples):
-        by_instruction[ex.instruction].append(i)
+    by_instruction = indices_by_task(examples)
     out, mined = list(examples), 0
     groups = tqdm(by_instruction.items(), desc="mining", unit="source", disable=not progress)
     for instruction, members in groups:
