@@ -1,5 +1,5 @@
-"""Data parallelism for real: two gloo processes on 127.0.0.1 gather each other's embeddings as
-negatives, and their summed gradients equal one process training on the whole batch."""
+"""Data parallelism for real: two gloo processes on 127.0.0.1 with batches of different sizes gather each
+other's embeddings as negatives, and their summed gradients equal one process training on the whole batch."""
 
 import os
 import socket
@@ -24,7 +24,7 @@ from trainer.step import backward_plain
 init_from_env(torch.device("cpu"))
 rank, size = world()
 model, tokenizer = tiny_model({model!r})
-shard = EXAMPLES[rank * 3 : rank * 3 + 3]  # rank 0 has one hard negative, rank 1 two
+shard = EXAMPLES[:2] if rank == 0 else EXAMPLES[2:]  # unequal, as task batches are: 2 rows and 1 negative, 4 and 2
 loss = backward_plain(model, batch_for(tokenizer, shard), 0.05, NO_AUTOCAST)
 sum_gradients([p for p in model.parameters() if p.requires_grad])
 gathered = gather_with_grad(torch.full((rank + 1, 2), float(rank)))

@@ -86,6 +86,12 @@ def test_missing_or_broken_config_files(tmp_path):
         TrainConfig(
             data=(SourceConfig("jsonl", "unused"),), deepspeed=str(ZERO3), optim=OptimConfig(chunk_size=1)
         )
+    with pytest.raises(ValueError, match="with deepspeed, task_batches needs chunk_size 0"):
+        TrainConfig(
+            data=(SourceConfig("jsonl", "unused"),),
+            deepspeed=str(ZERO3),
+            optim=OptimConfig(chunk_size=4, task_batches=True),
+        )
 
 
 def test_without_deepspeed_the_cli_says_how_to_install_it(tmp_path, monkeypatch):

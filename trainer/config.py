@@ -233,6 +233,9 @@ class TrainConfig:
             raise ValueError("frozen_layers, distillation and cosent are not supported with deepspeed")
         if self.deepspeed and self.optim.chunk_size == 1:  # processes could then encode unequal chunk counts
             raise ValueError("with deepspeed, chunk_size must be 0 (off) or at least 2")
+        if self.deepspeed and self.optim.task_batches and self.optim.chunk_size:
+            # task batches differ in size, and a short one would make fewer chunks than a long one elsewhere
+            raise ValueError("with deepspeed, task_batches needs chunk_size 0 (GradCache off)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
