@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .catalog import list_collections, remove_collection
 from .collection import Collection, open_or_create
 from .config import ScanConfig, Workspace
 from .indexer import IndexReport, index_files
@@ -76,13 +77,23 @@ def build_demo_collection(
     progress: bool = True,
     echo: Callable[[str], None] | None = None,
 ) -> IndexReport:
-    """Index the project's docs into the ``demo`` collection with ``model`` (a no-op when up to date)."""
+    """Index the project's docs into the ``demo`` collection with ``model`` (a no-op when up to date).
+
+    A demo collection built with another encoder (another model, or a new release of the default adapter)
+    is rebuilt: it holds only the project's own docs, so nothing of the user's is lost."""
     from embedder.registry import load_encoder
 
+    workspace = workspace or Workspace.default()
+    encoder = load_encoder(model)
     files = demo_files(root)
     if not files.files and echo:
         echo(f"no documentation found under {root} (README.md, docs/*.md); the demo collection stays empty")
-    collection = open_or_create(DEMO_COLLECTION, load_encoder(model), workspace=workspace, spec=model)
+    built = {info.name: info for info in list_collections(workspace)}.get(DEMO_COLLECTION)
+    if built is not None and (built.model, built.dim) != (encoder.name, encoder.dim):
+        if echo:
+            echo(f"the demo collection was built with {built.model!r}; rebuilding it with {encoder.name!r}")
+        remove_collection(DEMO_COLLECTION, workspace)
+    collection = open_or_create(DEMO_COLLECTION, encoder, workspace=workspace, spec=model)
     return index_files(collection, root, files, progress=progress, echo=echo)
 
 
