@@ -61,6 +61,7 @@ def main() -> None:
     print("\n".join(f"| {x:,} | {y:.1f} |" for x, y in points))
     a, b = log_fit(points)
     print(f"\nfit: nDCG@10 = {a:.1f} + {b:.2f} ln(examples)")
+    needed = None
     if args.target is not None and b > 0:
         needed = math.exp((args.target - a) / b)
         hours = f", {needed / args.examples_per_hour:,.0f} CPU hours" if args.examples_per_hour else ""
@@ -73,7 +74,8 @@ def main() -> None:
 
         fig, ax = plt.subplots(figsize=(6, 3.5))
         ax.plot([x for x, _ in points], [y for _, y in points], "o-", label="dev (SciFact hold-out)")
-        xs = [points[0][0] * 1.1**i for i in range(60)]
+        end = 1.5 * max(points[-1][0], needed or 0)  # the fit drawn past the target, not to 100+
+        xs = [points[0][0] * 1.05**i for i in range(int(math.log(end / points[0][0]) / math.log(1.05)) + 1)]
         ax.plot(xs, [a + b * math.log(x) for x in xs], "--", label="log-linear fit")
         if args.target is not None:
             ax.axhline(args.target, color="gray", linestyle=":", label="target")
