@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from embedder.protocol import Encoder
 
 from .config import IndexConfig, Workspace, check_collection_name
-from .errors import CollectionMismatch, CollectionNotFound, RagError
+from .errors import CollectionMismatch, CollectionNotFound, EncoderMismatch, RagError
 from .lexical import ensure_lexical, has_lexical
 from .store import ChunkRow, CollectionRow, EmbeddingRow, engine_for, from_blobs, versions
 from .vectors import VectorIndex, empty_index
@@ -226,7 +226,7 @@ def create_or_load(
 def check_encoder(row: CollectionRow, encoder: Encoder) -> None:
     if row.model != encoder.name or row.dim != encoder.dim:
         how = f" (spec {row.spec!r})" if row.spec else ""
-        raise CollectionMismatch(
+        raise EncoderMismatch(
             f"collection {row.name!r} was built with encoder {row.model!r} ({row.dim}-d){how}; refusing encoder "
             f"{encoder.name!r} ({encoder.dim}-d). Use the same --model, or index into another collection"
         )

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalog import list_collections, remove_collection
+from .catalog import remove_collection
 from .collection import Collection, open_or_create
 from .config import ScanConfig, Workspace
+from .errors import EncoderMismatch
 from .indexer import IndexReport, index_files
 from .search import search
 from .walk import FileEntry, WalkResult, classify
@@ -88,12 +89,13 @@ def build_demo_collection(
     files = demo_files(root)
     if not files.files and echo:
         echo(f"no documentation found under {root} (README.md, docs/*.md); the demo collection stays empty")
-    built = {info.name: info for info in list_collections(workspace)}.get(DEMO_COLLECTION)
-    if built is not None and (built.model, built.dim) != (encoder.name, encoder.dim):
+    try:
+        collection = open_or_create(DEMO_COLLECTION, encoder, workspace=workspace, spec=model)
+    except EncoderMismatch:
         if echo:
-            echo(f"the demo collection was built with {built.model!r}; rebuilding it with {encoder.name!r}")
+            echo(f"the demo collection was built with another encoder; rebuilding it with {encoder.name!r}")
         remove_collection(DEMO_COLLECTION, workspace)
-    collection = open_or_create(DEMO_COLLECTION, encoder, workspace=workspace, spec=model)
+        collection = open_or_create(DEMO_COLLECTION, encoder, workspace=workspace, spec=model)
     return index_files(collection, root, files, progress=progress, echo=echo)
 
 

@@ -11,3 +11,7 @@ class CollectionNotFound(RagError):
 
 class CollectionMismatch(RagError):
     """The collection was built with another encoder or other chunking/index settings."""
+
+
+class EncoderMismatch(CollectionMismatch):
+    """The collection was built with another encoder (another model, dimension or adapter release)."""
