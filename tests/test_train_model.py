@@ -229,6 +229,28 @@ def test_init_adapter_continues_from_an_exported_adapter(tmp_path, tiny_llm_dir)
     assert set(grads(warm)) == {n for n, p in warm.named_parameters() if p.requires_grad} != set()
 
 
+def test_a_warm_start_takes_its_lora_dropout_from_the_config_not_the_adapter(tmp_path, tiny_llm_dir):
+    first, _ = tiny_model(tiny_llm_dir, lora_r=4)  # saved with lora_dropout 0
+    first.save_pretrained(tmp_path / "stage1")
+    for dropout in (0.3, 0.0):
+        warm, _ = build_model(
+            ModelConfig(
+                model=str(tiny_llm_dir),
+                gradient_checkpointing=False,
+                init_adapter=str(tmp_path / "stage1"),
+                lora_dropout=dropout,
+            )
+        )
+        rates = {
+            getattr(layer, "p", 0.0)
+            for name, module in warm.named_modules()
+            if name.endswith("lora_dropout")
+            for layer in module.values()
+        }
+        assert rates == {dropout}, rates
+        assert warm.peft_config["default"].r == 4  # the shape still comes from the folder
+
+
 def test_init_adapter_missing_folder_is_a_clear_error(tmp_path, tiny_llm_dir):
     with pytest.raises(FileNotFoundError, match="init_adapter folder .* has no adapter_config.json"):
         build_model(ModelConfig(model=str(tiny_llm_dir), init_adapter=str(tmp_path / "nowhere")))

@@ -33,7 +33,10 @@ def build_model(
     backbone.config.use_cache = False
     if config.init_adapter:
         folder = adapter_folder(config.init_adapter, setting="init_adapter")
-        model = PeftModel.from_pretrained(backbone, str(folder), is_trainable=True)
+        # the adapter's shape comes from its folder; dropout is training-time only, so the config's governs
+        adapter_config = LoraConfig.from_pretrained(str(folder))
+        adapter_config.lora_dropout = config.lora_dropout
+        model = PeftModel.from_pretrained(backbone, str(folder), is_trainable=True, config=adapter_config)
         freeze_lower_layers(model, config.frozen_layers)
         return model, tokenizer
     targets = config.lora_targets if isinstance(config.lora_targets, str) else list(config.lora_targets)
