@@ -1,12 +1,13 @@
 """What LoRA dropout costs a training step on CPU: the trained top of a prefix-cached model, forward and
-backward over one batch of documents, with the config's ``lora_dropout`` and with none.
+backward over one batch of documents, with LoRA dropout ``--dropout`` (0.1, the paper's and the trainer's
+default, whatever the config says) and with none.
 
 peft draws a dropout mask over each adapted layer's full input, once per adapted projection (seven per
 layer with ``all-linear``); on a CPU those random draws are a large share of the step. The model, depth,
 adapter and autocast come from the trainer config; the lower layers' states are random (what they hold
 does not change the cost). Alternating runs, one warm-up each, model loading not timed.
 
-    python bench/lora_dropout.py --config trainer/configs/gemma-cpu-cosent-long.toml [--batch 32] [--steps 3]
+    python bench/lora_dropout.py --config trainer/configs/gemma-cpu-batch128.toml [--batch 32] [--dropout 0.1]
 """
 
 from __future__ import annotations
@@ -49,10 +50,13 @@ def main() -> None:
     parser.add_argument("--config", required=True, help="a trainer config with frozen_layers > 0")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--dropout", type=float, default=0.1, help="the rate compared with no dropout")
     args = parser.parse_args()
     config = load_config(args.config)
     autocast = autocast_for(torch.device("cpu"), config.mixed_precision)
-    rates = (config.model.lora_dropout, 0.0)
+    if not 0 < args.dropout < 1:
+        parser.error(f"--dropout must be between 0 and 1 (exclusive), got {args.dropout}")
+    rates = (args.dropout, 0.0)
     models = {}
     for rate in rates:
         peft_model, _ = build_model(dataclasses.replace(config.model, lora_dropout=rate))
