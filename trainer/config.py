@@ -267,8 +267,13 @@ def _build(cls: type[C], values: dict) -> C:
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Read a TOML config; ``overrides`` maps dotted keys (``optim.lr``) to values."""
-    raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    """Read a TOML config; ``overrides`` maps dotted keys (``optim.lr``) to values.
+
+    A config may name another as ``base`` (a path relative to its own folder): it starts from that
+    config's values and its own tables override them key by key; a list (``[[data]]``) replaces the
+    base's list whole.
+    """
+    raw = read_layered_toml(Path(path))
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue
@@ -278,3 +283,30 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Tr
             node = node.setdefault(part, {})
         node[leaf] = value
     return from_dict(raw)
+
+
+def read_layered_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The TOML at ``path`` laid over the chain of configs its ``base`` keys name."""
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path))
+        raise ValueError(f"config bases form a cycle: {chain}")
+    if not path.is_file():
+        named_by = f" (the base of {seen[-1]})" if seen else ""
+        raise FileNotFoundError(f"no config file {path}{named_by}")
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    return merge_tables(read_layered_toml(path.parent / base, (*seen, path)), raw)
+
+
+def merge_tables(base: dict, override: dict) -> dict:
+    """``override`` laid over ``base``: tables merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_tables(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
