@@ -7,10 +7,12 @@ constructor.
 ``base-prompteol``   SmolLM2-135M-Instruct zero-shot with the PromptEOL template
 ``gemma``            Gemma-3-270M zero-shot (the packaged GGUF base ``gemma3-270m``), PromptEOL template
 ``minilm``           all-MiniLM-L6-v2 (sentence-transformers baseline)
+``mpnet``            all-mpnet-base-v2 (sentence-transformers; optional install, a distillation teacher)
 ``hash``             feature-hashing bag of words (instant, lexical; tests and demos)
 ``bm25``             BM25 retriever (benchmarks only: it ranks a dataset, it does not embed)
 ``openai:<model>``   OpenAI or any OpenAI-compatible endpoint (``OPENAI_BASE_URL``)
 ``hybrid:<spec>``    BM25 fused with that encoder (benchmarks only)
+``ensemble:<a>+<b>`` the mean of those encoders' cosines (e.g. a teacher: ``ensemble:minilm+mpnet``)
 anything else        a Hugging Face causal LM id or local folder
 
 ``load_encoder`` builds the encoders; ``load_model`` builds anything the benchmarks rank with.
@@ -98,6 +100,21 @@ def _minilm(spec: str, overrides: dict) -> Encoder:
     return SentenceTransformerEncoder(minilm_path(), name="minilm")
 
 
+def _mpnet(spec: str, overrides: dict) -> Encoder:
+    from .backends.sentence_transformer import SentenceTransformerEncoder, mpnet_path
+
+    return SentenceTransformerEncoder(mpnet_path(), name="mpnet")
+
+
+def _ensemble(spec: str, overrides: dict) -> Encoder:
+    from .backends.ensemble import SEPARATOR, EnsembleEncoder
+
+    members = spec.removeprefix(ENSEMBLE_PREFIX).split(SEPARATOR)
+    if any(not member for member in members):
+        raise ValueError(f"model spec {spec!r} has an empty member; write e.g. 'ensemble:minilm+mpnet'")
+    return EnsembleEncoder([load_encoder(member) for member in members])
+
+
 def _hash(spec: str, overrides: dict) -> Encoder:
     from .backends.hashing import HashingEncoder
 
@@ -125,7 +142,7 @@ def _hybrid(spec: str, overrides: dict):
     return HybridRetriever(DenseRetriever(encoder), fusion=fusion_for(encoder))
 
 
-OPENAI_PREFIX, HYBRID_PREFIX = "openai:", "hybrid:"
+OPENAI_PREFIX, HYBRID_PREFIX, ENSEMBLE_PREFIX = "openai:", "hybrid:", "ensemble:"
 ANY_LLM = "<hf-id or folder>"
 
 REGISTRY: dict[str, ModelSpec] = {
@@ -138,6 +155,9 @@ REGISTRY: dict[str, ModelSpec] = {
     "base-prompteol": ModelSpec("SmolLM2-135M-Instruct zero-shot, PromptEOL template", _llm, LLM_OPTIONS),
     "gemma": ModelSpec("Gemma-3-270M zero-shot (18 layers, 640-d), PromptEOL template", _llm, LLM_OPTIONS),
     "minilm": ModelSpec("all-MiniLM-L6-v2 (sentence-transformers baseline, 384-d)", _minilm),
+    "mpnet": ModelSpec(
+        "all-mpnet-base-v2 (sentence-transformers, 768-d; optional install, a distillation teacher)", _mpnet
+    ),
     "hash": ModelSpec("feature-hashing bag of words (lexical, no model; for tests and demos)", _hash),
     "bm25": ModelSpec(
         "BM25 (bm25s, Lucene scoring; a retriever for the benchmarks, not an embedder)", _bm25, encoder=False
@@ -147,6 +167,10 @@ REGISTRY: dict[str, ModelSpec] = {
     ),
     f"{HYBRID_PREFIX}<spec>": ModelSpec(
         "BM25 fused with that encoder (benchmarks; e.g. hybrid:minilm)", _hybrid, encoder=False
+    ),
+    f"{ENSEMBLE_PREFIX}<spec>+<spec>": ModelSpec(
+        "the mean of several encoders' cosines (e.g. a distillation teacher: ensemble:minilm+mpnet)",
+        _ensemble,
     ),
     ANY_LLM: ModelSpec(
         "any Hugging Face causal LM, e.g. intfloat/e5-mistral-7b-instruct on a GPU", _llm, LLM_OPTIONS
@@ -159,7 +183,7 @@ def lookup(spec: str) -> ModelSpec:
     """The registry row a spec falls under: its own, its prefix's (``openai:``, ``hybrid:``), else any LLM."""
     if spec in REGISTRY:
         return REGISTRY[spec]
-    for prefix in (OPENAI_PREFIX, HYBRID_PREFIX):
+    for prefix in (OPENAI_PREFIX, HYBRID_PREFIX, ENSEMBLE_PREFIX):
         if spec.startswith(prefix):
             if not spec.removeprefix(prefix):
                 raise ValueError(f"model spec {spec!r} names nothing after {prefix!r}")

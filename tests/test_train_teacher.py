@@ -69,3 +69,30 @@ def test_false_negative_filter_drops_a_negative_the_teacher_prefers():
 def test_lexical_weight_is_validated():
     with pytest.raises(ValueError, match="lexical_weight"):
         DistillConfig(teacher="minilm", lexical_weight=1.5)
+
+
+class AutocastProbe:
+    """The hashing encoder, noting whether CPU autocast is on each time it encodes."""
+
+    def __init__(self):
+        self.inner, self.seen = load_encoder("hash"), []
+        self.name, self.dim = self.inner.name, self.inner.dim
+
+    def encode_queries(self, texts, instruction):
+        self.seen.append(torch.is_autocast_enabled("cpu"))
+        return self.inner.encode_queries(texts, instruction)
+
+    def encode_documents(self, texts):
+        self.seen.append(torch.is_autocast_enabled("cpu"))
+        return self.inner.encode_documents(texts)
+
+
+@pytest.mark.parametrize("mixed_precision", [True, False])
+def test_teacher_encodes_under_the_steps_autocast_only_when_asked(mixed_precision):
+    from trainer.step import autocast_for
+
+    probe = AutocastProbe()
+    config = DistillConfig(teacher="hash", drop_false_negatives=False, mixed_precision=mixed_precision)
+    autocast = autocast_for(torch.device("cpu"), config.mixed_precision, amx=True)
+    TeacherScorer(config, probe, autocast=autocast).batch_teacher(EXAMPLES)
+    assert probe.seen and set(probe.seen) == {mixed_precision}

@@ -4,7 +4,8 @@ the positive is dropped)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -21,9 +22,15 @@ if TYPE_CHECKING:
 
 class TeacherScorer:
     """Embeds queries (with their instruction) and documents with an ``embedder`` encoder spec,
-    keeping every vector in memory so a text is encoded once per run."""
+    keeping every vector in memory so a text is encoded once per run; ``autocast`` is the context the
+    teacher runs in (the step's bf16 autocast when ``config.mixed_precision``)."""
 
-    def __init__(self, config: DistillConfig, encoder: Encoder | None = None):
+    def __init__(
+        self,
+        config: DistillConfig,
+        encoder: Encoder | None = None,
+        autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    ):
         from embedder.evaluation.bm25 import BM25Retriever
         from embedder.registry import load_encoder
 
@@ -31,6 +38,7 @@ class TeacherScorer:
         self.encoder = encoder if encoder is not None else load_encoder(config.teacher)
         if hasattr(self.encoder, "show_progress"):
             self.encoder.show_progress = False
+        self.autocast = autocast
         self.vectors: dict[tuple[str, str | None], np.ndarray] = {}
         self.lexical = BM25Retriever() if config.lexical_weight > 0 else None
 
@@ -39,11 +47,12 @@ class TeacherScorer:
         todo = list(dict.fromkeys(k for k in keys if k not in self.vectors))
         for instruction in dict.fromkeys(i for _, i in todo):
             group = [t for t, i in todo if i == instruction]
-            vectors = (
-                self.encoder.encode_documents(group)
-                if instruction is None
-                else self.encoder.encode_queries(group, instruction)
-            )
+            with self.autocast():
+                vectors = (
+                    self.encoder.encode_documents(group)
+                    if instruction is None
+                    else self.encoder.encode_queries(group, instruction)
+                )
             self.vectors.update(zip(((t, instruction) for t in group), vectors, strict=True))
         return np.stack([self.vectors[k] for k in keys])
 

