@@ -67,9 +67,10 @@ def unpack_split_zip(parts: Sequence[Path], folder: str, target: Path) -> Path:
                 with part.open("rb") as chunk:
                     shutil.copyfileobj(chunk, out)
         with zipfile.ZipFile(joined) as archive:
-            if not any(name.startswith(f"{folder}/") for name in archive.namelist()):
+            members = [name for name in archive.namelist() if name.startswith(f"{folder}/")]
+            if not members:
                 raise FileNotFoundError(f"the joined zip of {parts[0].name}... has no folder {folder!r}")
-            archive.extractall(staging, members=[n for n in archive.namelist() if n.startswith(f"{folder}/")])
+            archive.extractall(staging, members=members)
         try:
             (staging / folder).rename(target)
         except OSError:
