@@ -108,6 +108,12 @@ def test_e5_mine_writes_a_source_the_next_stage_trains_on(tmp_path, tiny_llm_dir
         }
     )
     assert train(second, progress=False).steps == 2
+    fast = ["mine", "-c", str(config), "--adapter", str(adapter), "-o", str(out), "--dtype", "bfloat16"]
+    result = CliRunner().invoke(app, [*fast, "--max-length", "24"])
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 6
+    bad = CliRunner().invoke(app, [*fast[:-1], "int8"])
+    assert bad.exit_code != 0 and "dtype must be" in bad.output
     missing = CliRunner().invoke(
         app, ["mine", "-c", str(config), "--adapter", str(tmp_path / "nope"), "-o", str(out)]
     )

@@ -83,6 +83,12 @@ def mine_command(
         Path, typer.Option("--output", "-o", help="JSONL to write (a jsonl source for the next stage)")
     ],
     depth: Annotated[int, typer.Option(help="how deep in each ranking to look for a negative")] = 30,
+    dtype: Annotated[
+        str, typer.Option(help="weights of the ranking encoder: auto, float32, bfloat16 (2x faster on AMX)")
+    ] = "auto",
+    max_length: Annotated[
+        int | None, typer.Option(help="token limit of the texts ranked (default: the config's)")
+    ] = None,
 ) -> None:
     """Re-mine hard negatives with a trained adapter (ANCE-style): each training query's best-ranked
     non-positive document of its source, skipping those the config's teacher ranks above the positive."""
@@ -94,7 +100,7 @@ def mine_command(
         if not path.exists():
             fail(f"{what} {path} does not exist")
     try:
-        written, mined = mine_stage(load_config(config), adapter, output, depth)
+        written, mined = mine_stage(load_config(config), adapter, output, depth, dtype, max_length)
     except (DataError, FileNotFoundError, ImportError, ValueError) as err:
         fail(str(err))
     typer.echo(f"{output}: {written} examples, {mined} with a negative mined by {adapter}")
