@@ -6,15 +6,13 @@ import hashlib
 import importlib.util
 import json
 import logging
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .paths import model_cache_dir
+from .paths import model_cache_dir, staged_folder
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -91,9 +89,8 @@ def packaged_model_dir(key: str = DEFAULT_BASE) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     package_folder(base)  # fail on a missing package before making a staging folder
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
-    try:
-        gguf = packaged_gguf(base, staging)
+    with staged_folder(target) as (scratch, out):
+        gguf = packaged_gguf(base, scratch)
         log.info("dequantising %s once into %s (about %d min)", gguf.name, target, base.minutes)
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -101,17 +98,8 @@ def packaged_model_dir(key: str = DEFAULT_BASE) -> Path:
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        if base.gguf is None:
-            gguf.unlink()
-        staging.rename(target)
-    except OSError:
-        if not (target / "model.safetensors").is_file():
-            raise
-        # another process won the race; keep its copy
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
     return target
 
 

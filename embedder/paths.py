@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -35,3 +39,23 @@ def model_cache_dir() -> Path:
     path = Path(override).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextmanager
+def staged_folder(target: Path) -> Iterator[tuple[Path, Path]]:
+    """``(scratch, out)`` for a block that builds the folder ``out`` (anything else it needs goes in
+    ``scratch``); when the block succeeds, ``out`` becomes ``target`` in one rename, so that an interrupted
+    build never leaves half a folder at ``target``. A ``target`` that another process published first is
+    kept. ``scratch`` lies beside ``target`` (same file system) and is removed either way."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    try:
+        out = scratch / "out"
+        yield scratch, out
+        try:
+            out.rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

