@@ -12,7 +12,7 @@ from embedder.prompts import get_template
 from trainer.collate import Collator
 from trainer.config import CosentConfig, ModelConfig, OptimConfig, SourceConfig, TrainConfig
 from trainer.data import Example
-from trainer.model import build_model, trainable_parameters
+from trainer.model import build_model, encode, trainable_parameters
 from trainer.step import (
     autocast_for,
     backward_cosent,
@@ -249,6 +249,36 @@ def test_a_warm_start_takes_its_lora_dropout_from_the_config_not_the_adapter(tmp
         }
         assert rates == {dropout}, rates
         assert warm.peft_config["default"].r == 4  # the shape still comes from the folder
+
+
+def test_a_warm_start_below_its_adapters_layers_widens_it_without_changing_what_it_computes(
+    tmp_path, tiny_llm_dir
+):
+    from peft.utils import get_peft_model_state_dict
+
+    top, tokenizer = tiny_model(tiny_llm_dir, lora_r=4, frozen_layers=1)  # LoRA on layer 1 of 2
+    top.save_pretrained(tmp_path / "top")
+    settings = {
+        "model": str(tiny_llm_dir),
+        "gradient_checkpointing": False,
+        "init_adapter": str(tmp_path / "top"),
+    }
+    torch.manual_seed(1)
+    wide, _ = build_model(ModelConfig(**settings, frozen_layers=0))
+    assert wide.peft_config["default"].layers_to_transform == [0, 1]
+    saved, loaded = get_peft_model_state_dict(top), get_peft_model_state_dict(wide)
+    assert set(saved) < set(loaded) and all(".layers.0." in name for name in set(loaded) - set(saved))
+    for name, tensor in saved.items():
+        torch.testing.assert_close(loaded[name], tensor)
+    inputs = batch_for(tokenizer).queries
+    top.eval(), wide.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(encode(wide, inputs), encode(top, inputs))  # new B = 0
+    backward_plain(wide, batch_for(tokenizer), 0.05, NO_AUTOCAST)
+    assert any(".layers.0." in name and "lora_A" in name for name in grads(wide))  # the new layer trains
+    # an adapter that already reaches the frozen boundary loads as it was saved
+    same, _ = build_model(ModelConfig(**settings, frozen_layers=1))
+    assert same.peft_config["default"].layers_to_transform == [1]
 
 
 def test_init_adapter_missing_folder_is_a_clear_error(tmp_path, tiny_llm_dir):

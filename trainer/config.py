@@ -77,7 +77,8 @@ class ModelConfig:
     the ``lora_*`` settings) instead of a fresh one: a warm start that continues earlier training.
     ``frozen_layers`` > 0 trains only the layers above the first ``frozen_layers`` (a fresh LoRA goes
     only there; an ``init_adapter``'s lower LoRA weights stay fixed); their outputs can be cached
-    (``TrainConfig.prefix_cache``).
+    (``TrainConfig.prefix_cache``). An ``init_adapter`` that leaves out layers above ``frozen_layers``
+    is widened: those layers get fresh LoRA of its rank with B = 0 (the model is unchanged until they train).
     """
 
     model: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -13,7 +15,7 @@ from .config import ModelConfig
 from .prefix import freeze_lower_layers
 
 if TYPE_CHECKING:
-    from peft import PeftModel
+    from peft import LoraConfig, PeftModel
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
@@ -36,7 +38,11 @@ def build_model(
         # the adapter's shape comes from its folder; dropout is training-time only, so the config's governs
         adapter_config = LoraConfig.from_pretrained(str(folder))
         adapter_config.lora_dropout = config.lora_dropout
-        model = PeftModel.from_pretrained(backbone, str(folder), is_trainable=True, config=adapter_config)
+        widened = layers_to_widen(adapter_config, config.frozen_layers, len(backbone.layers))
+        if widened:
+            model = widen_adapter(backbone, folder, adapter_config, widened)
+        else:
+            model = PeftModel.from_pretrained(backbone, str(folder), is_trainable=True, config=adapter_config)
         freeze_lower_layers(model, config.frozen_layers)
         return model, tokenizer
     targets = config.lora_targets if isinstance(config.lora_targets, str) else list(config.lora_targets)
@@ -53,6 +59,39 @@ def build_model(
         layers_pattern="layers" if upper else None,
     )
     return get_peft_model(backbone, lora), tokenizer
+
+
+def layers_to_widen(adapter_config: LoraConfig, frozen_layers: int, num_layers: int) -> list[int]:
+    """The layers a warm start adds LoRA to: those from ``frozen_layers`` up that the adapter leaves out
+    (an adapter on the top 9 of 18 layers, trained on with ``frozen_layers = 0``, gets layers 0-8)."""
+    layers = adapter_config.layers_to_transform
+    if layers is None:
+        return []
+    present = {layers} if isinstance(layers, int) else set(layers)
+    return [i for i in range(frozen_layers, num_layers) if i not in present]
+
+
+def widen_adapter(
+    backbone: PreTrainedModel, folder: Path, adapter_config: LoraConfig, extra_layers: list[int]
+) -> PeftModel:
+    """The adapter in ``folder`` on ``backbone``, plus fresh LoRA of its rank and targets on ``extra_layers``:
+    their B starts at zero, so the model computes what the adapter alone does until training moves them."""
+    from peft import get_peft_model, set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    present = adapter_config.layers_to_transform
+    widened = copy.copy(adapter_config)
+    widened.layers_to_transform = sorted(
+        {*([present] if isinstance(present, int) else present), *extra_layers}
+    )
+    widened.inference_mode = False
+    model = get_peft_model(backbone, widened)
+    loaded = set_peft_model_state_dict(model, load_file(folder / "adapter_model.safetensors"))
+    if loaded.unexpected_keys:
+        raise ValueError(
+            f"{folder}: weights that the widened adapter has no place for: {loaded.unexpected_keys[:3]}"
+        )
+    return model
 
 
 def linear_module_names(backbone: PreTrainedModel) -> list[str]:
