@@ -64,11 +64,16 @@ def build_model(
 def layers_to_widen(adapter_config: LoraConfig, frozen_layers: int, num_layers: int) -> list[int]:
     """The layers a warm start adds LoRA to: those from ``frozen_layers`` up that the adapter leaves out
     (an adapter on the top 9 of 18 layers, trained on with ``frozen_layers = 0``, gets layers 0-8)."""
-    layers = adapter_config.layers_to_transform
-    if layers is None:
+    if adapter_config.layers_to_transform is None:  # every layer already
         return []
-    present = {layers} if isinstance(layers, int) else set(layers)
+    present = adapter_layers(adapter_config)
     return [i for i in range(frozen_layers, num_layers) if i not in present]
+
+
+def adapter_layers(adapter_config: LoraConfig) -> set[int]:
+    """The layer indices an adapter with ``layers_to_transform`` set covers (PEFT allows an int or a list)."""
+    layers = adapter_config.layers_to_transform
+    return {layers} if isinstance(layers, int) else set(layers)
 
 
 def widen_adapter(
@@ -79,11 +84,8 @@ def widen_adapter(
     from peft import get_peft_model, set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    present = adapter_config.layers_to_transform
     widened = copy.copy(adapter_config)
-    widened.layers_to_transform = sorted(
-        {*([present] if isinstance(present, int) else present), *extra_layers}
-    )
+    widened.layers_to_transform = sorted(adapter_layers(adapter_config) | set(extra_layers))
     widened.inference_mode = False
     model = get_peft_model(backbone, widened)
     loaded = set_peft_model_state_dict(model, load_file(folder / "adapter_model.safetensors"))
