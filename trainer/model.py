@@ -82,13 +82,13 @@ def widen_adapter(
     """The adapter in ``folder`` on ``backbone``, plus fresh LoRA of its rank and targets on ``extra_layers``:
     their B starts at zero, so the model computes what the adapter alone does until training moves them."""
     from peft import get_peft_model, set_peft_model_state_dict
-    from safetensors.torch import load_file
+    from peft.utils import load_peft_weights
 
     widened = copy.copy(adapter_config)
     widened.layers_to_transform = sorted(adapter_layers(adapter_config) | set(extra_layers))
     widened.inference_mode = False
     model = get_peft_model(backbone, widened)
-    loaded = set_peft_model_state_dict(model, load_file(folder / "adapter_model.safetensors"))
+    loaded = set_peft_model_state_dict(model, load_peft_weights(str(folder), device="cpu"))
     if loaded.unexpected_keys:
         raise ValueError(
             f"{folder}: weights that the widened adapter has no place for: {loaded.unexpected_keys[:3]}"
