@@ -16,6 +16,8 @@ class EmbedderConfig:
     ``packing`` lays each batch's texts end to end with no padding (see ``embedder.packing``), up to
     ``batch_tokens`` tokens a batch; turn it off only for a model whose attention does not take
     transformers' ``cu_seq_lens_q``. ``batch_size`` is the number of texts per padded batch.
+    ``pooling`` turns hidden states into one vector (``embedder.pooling.POOLING``: ``last``, the EOS
+    token's, or ``mean``); an adapter's ``embedder.json`` sets the one it was trained with.
     """
 
     model: str | None = None
@@ -30,6 +32,7 @@ class EmbedderConfig:
     compile: bool = False
     packing: bool = True
     batch_tokens: int = 4096
+    pooling: str = "last"
 
     def __post_init__(self) -> None:
         if self.max_length < 2:

@@ -41,16 +41,6 @@ def pack_batch(rows: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
     return {"input_ids": input_ids[None], "position_ids": position_ids[None], "cu_seq_lens_q": offsets}
 
 
-def last_token_pool_packed(hidden: torch.Tensor, cu_seq_lens: torch.Tensor) -> torch.Tensor:
-    """Hidden state at the last token of each packed text: ``hidden`` is (1, total, dim).
-
-    >>> last_token_pool_packed(torch.arange(10.).view(1, 5, 2), torch.tensor([0, 2, 5]))
-    tensor([[2., 3.],
-            [8., 9.]])
-    """
-    return hidden[0, cu_seq_lens[1:].to(hidden.device) - 1]
-
-
 @torch.library.custom_op("e5::packed_causal_attention", mutates_args=())
 def packed_causal_attention(
     query: torch.Tensor,

@@ -58,11 +58,11 @@ BASE_SPECS: dict[str, EmbedderConfig] = {
 
 def llm_config(spec: str, adapter: str | None = None) -> EmbedderConfig:
     """The LLM embedder settings a spec stands for (before per-call overrides); an adapter's saved
-    template and depth win, and an adapter trained on another base than a named spec's is refused."""
+    template, depth and pooling win, and an adapter trained on another base than a named spec's is refused."""
     if spec == "default":
         return default_config()
     saved = adapter_config(adapter) if adapter else {}
-    tied = {k: v for k, v in saved.items() if k in ("template", "num_layers")}
+    tied = {k: v for k, v in saved.items() if k in ("template", "num_layers", "pooling")}
     if spec not in BASE_SPECS:
         return EmbedderConfig(model=spec, **tied)
     config = BASE_SPECS[spec]

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from embedder.loading import PACKAGED_BASES
-from embedder.packing import PACKED_ATTENTION, last_token_pool_packed, pack_batch
+from embedder.packing import PACKED_ATTENTION, pack_batch
+from embedder.pooling import last_token_pool_packed
 
 GEMMA = PACKAGED_BASES["gemma3-270m"]
 

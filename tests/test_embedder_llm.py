@@ -145,6 +145,19 @@ def test_compiled_encoder_matches_eager(tiny, tiny_llm_dir):
         np.testing.assert_allclose(compiled.encode_documents(texts), tiny.encode_documents(texts), atol=1e-5)
 
 
+def test_mean_pooling_averages_the_hidden_states_packed_or_padded(tiny, tiny_llm_dir):
+    mean = load_encoder(str(tiny_llm_dir), template="paper", batch_tokens=30, pooling="mean")
+    padded = load_encoder(str(tiny_llm_dir), template="paper", batch_size=3, packing=False, pooling="mean")
+    ids, _ = tokenize_with_eos(tiny.tokenizer, TEXTS, 512)
+    with torch.inference_mode():
+        reference = [tiny.model(input_ids=torch.tensor([row])).last_hidden_state[0].mean(0) for row in ids]
+    expected = torch.nn.functional.normalize(torch.stack(reference), dim=-1).numpy()
+    np.testing.assert_allclose(mean.encode_documents(TEXTS), expected, atol=1e-5)
+    np.testing.assert_allclose(padded.encode_documents(TEXTS), expected, atol=1e-5)
+    assert "mean-pooled" in mean.name and "pooled" not in tiny.name
+    assert not np.allclose(mean.encode_documents(TEXTS), tiny.encode_documents(TEXTS), atol=1e-3)
+
+
 def test_packed_batches_equal_padded_batches(tiny, tiny_llm_dir):
     """Packing only removes padding: each text's vector is the one a padded batch gives it."""
     padded = load_encoder(str(tiny_llm_dir), template="paper", batch_size=3, packing=False)

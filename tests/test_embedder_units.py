@@ -113,11 +113,46 @@ def test_pack_batch_lays_texts_end_to_end_with_restarting_positions():
 
 
 def test_last_token_pool_packed_takes_each_span_end():
-    from embedder.packing import last_token_pool_packed
+    from embedder.pooling import last_token_pool_packed
 
     hidden = HIDDEN[:1]  # (1, 4 tokens, 3): spans [0, 1) and [1, 4)
     pooled = last_token_pool_packed(hidden, torch.tensor([0, 1, 4]))
     assert torch.equal(pooled, torch.stack([HIDDEN[0, 0], HIDDEN[0, 3]]))
+
+
+def test_mean_pool_averages_real_tokens_only_on_either_side_of_the_padding():
+    from embedder.pooling import mean_pool
+
+    right = mean_pool(HIDDEN, torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]))
+    left = mean_pool(HIDDEN, torch.tensor([[0, 1, 1, 1], [0, 0, 0, 0]]))
+    assert torch.equal(right, torch.stack([HIDDEN[0, :3].mean(0), HIDDEN[1, :2].mean(0)]))
+    assert torch.equal(left[0], HIDDEN[0, 1:].mean(0))
+    assert torch.equal(left[1], torch.zeros(3))  # an all-padding row: zeros, not NaN
+
+
+def test_packed_pooling_matches_padded_pooling_over_the_same_texts():
+    from embedder.pooling import POOLING
+
+    lengths = [1, 3, 2]
+    padded = torch.zeros(3, 3, 5)
+    packed = torch.randn(1, sum(lengths), 5)
+    mask = torch.zeros(3, 3, dtype=torch.long)
+    start = 0
+    for row, length in enumerate(lengths):
+        padded[row, :length], mask[row, :length] = packed[0, start : start + length], 1
+        start += length
+    offsets = torch.tensor([0, 1, 4, 6])
+    for name, (pool_padded, pool_packed) in POOLING.items():
+        torch.testing.assert_close(pool_packed(packed, offsets), pool_padded(padded, mask), msg=name)
+
+
+def test_unknown_pooling_is_a_clear_error():
+    from embedder.config import EmbedderConfig
+    from embedder.pooling import get_pooling
+
+    with pytest.raises(ValueError, match="unknown pooling 'max'.*last.*mean"):
+        get_pooling("max")
+    assert EmbedderConfig(pooling="mean").pooling == "mean"
 
 
 def test_token_budget_batches_fill_to_the_budget_longest_first():

@@ -180,7 +180,38 @@ def test_resume_continues_the_same_schedule(tmp_path, tiny_llm_dir):
         "template": "prompteol",
         "num_layers": None,
         "max_length": 512,
+        "pooling": "last",
     }
+
+
+def test_a_mean_pooled_run_trains_and_its_adapter_encodes_mean_pooled(tmp_path, tiny_llm_dir):
+    from embedder.registry import load_encoder
+
+    model, tokenizer = tiny_model(tiny_llm_dir)
+    inputs = batch_for(tokenizer).documents
+    with torch.no_grad():
+        hidden = model(
+            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
+        ).last_hidden_state
+        mask = inputs["attention_mask"].unsqueeze(-1).float()
+        torch.testing.assert_close(encode(model, inputs, "mean"), (hidden * mask).sum(1) / mask.sum(1))
+    batch = batch_for(tokenizer)
+    assert backward_plain(model, batch, 0.05, NO_AUTOCAST, pooling="mean") != pytest.approx(
+        backward_plain(model, batch, 0.05, NO_AUTOCAST)
+    )
+    with pytest.raises(ValueError, match="unknown pooling 'cls'"):
+        ModelConfig(pooling="cls")
+
+    config = TrainConfig(
+        output_dir=str(tmp_path / "run"),
+        data=(SourceConfig("jsonl", str(write_pairs(tmp_path / "pairs.jsonl"))),),
+        model=ModelConfig(model=str(tiny_llm_dir), query_max_length=40, doc_max_length=32, pooling="mean"),
+        optim=OptimConfig(batch_size=3, max_steps=1, warmup_steps=0),
+    )
+    adapter = train(config, progress=False).adapter_dir
+    assert json.loads((adapter / "embedder.json").read_text())["pooling"] == "mean"
+    encoder = load_encoder(str(tiny_llm_dir), adapter=str(adapter))
+    assert encoder.config.pooling == "mean" and "mean-pooled" in encoder.name
 
 
 def test_periodic_dev_evaluation_on_held_out_queries(tmp_path, tiny_llm_dir):

@@ -79,6 +79,7 @@ class ModelConfig:
     only there; an ``init_adapter``'s lower LoRA weights stay fixed); their outputs can be cached
     (``TrainConfig.prefix_cache``). An ``init_adapter`` that leaves out layers above ``frozen_layers``
     is widened: those layers get fresh LoRA of its rank with B = 0 (the model is unchanged until they train).
+    ``pooling`` is ``last`` (the EOS token's hidden state, the paper's) or ``mean`` (``embedder.pooling``).
     """
 
     model: str | None = None
@@ -94,12 +95,16 @@ class ModelConfig:
     gradient_checkpointing: bool = True
     init_adapter: str | None = None
     frozen_layers: int = 0
+    pooling: str = "last"
 
     def __post_init__(self) -> None:
         if min(self.query_max_length, self.doc_max_length, self.inference_max_length) < 2:
             raise ValueError("max lengths must be at least 2 (text + EOS)")
         if self.frozen_layers < 0:
             raise ValueError(f"frozen_layers must be non-negative, got {self.frozen_layers}")
+        from embedder.pooling import get_pooling
+
+        get_pooling(self.pooling)  # a clear error for an unknown name, before any training
         if self.lora_r < 1 or not 0 <= self.lora_dropout < 1:
             raise ValueError(
                 f"need lora_r >= 1 and 0 <= lora_dropout < 1, got {self.lora_r}, {self.lora_dropout}"

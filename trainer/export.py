@@ -37,6 +37,7 @@ def embedder_settings(config: TrainConfig) -> dict:
         "template": model.template,
         "num_layers": model.num_layers,
         "max_length": model.inference_max_length,
+        "pooling": model.pooling,
     }
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from embedder.loading import adapter_folder, load_backbone, load_tokenizer, resolve_model
-from embedder.pooling import last_token_pool
+from embedder.pooling import get_pooling
 
 from .config import ModelConfig
 from .prefix import freeze_lower_layers
@@ -107,10 +107,11 @@ def linear_module_names(backbone: PreTrainedModel) -> list[str]:
     )
 
 
-def encode(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Last-token (EOS) embeddings of a padded batch, not normalised (the loss does that)."""
+def encode(model: torch.nn.Module, inputs: dict[str, torch.Tensor], pooling: str = "last") -> torch.Tensor:
+    """Embeddings of a padded batch (``pooling``: ``last``, the EOS token's, or ``mean``), not normalised
+    (the loss does that)."""
     hidden = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).last_hidden_state
-    return last_token_pool(hidden, inputs["attention_mask"])
+    return get_pooling(pooling)[0](hidden, inputs["attention_mask"])
 
 
 def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:

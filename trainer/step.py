@@ -98,10 +98,11 @@ def backward_plain(
     temperature: float,
     autocast: Callable[[], contextlib.AbstractContextManager],
     backward: Backward = torch.Tensor.backward,
+    pooling: str = "last",
 ) -> float:
     """Encode everything with a graph, back-propagate the loss; returns the loss."""
     with autocast():
-        queries, documents = encode(model, batch.queries), encode(model, batch.documents)
+        queries, documents = encode(model, batch.queries, pooling), encode(model, batch.documents, pooling)
     loss = contrastive_loss(queries.float(), documents.float(), temperature, batch.teacher)
     backward(loss)
     return float(loss.detach())
@@ -114,6 +115,7 @@ def backward_grad_cache(
     chunk_size: int,
     autocast: Callable[[], contextlib.AbstractContextManager],
     backward: Backward = torch.Tensor.backward,
+    pooling: str = "last",
 ) -> float:
     """GradCache: the plain step's gradients in chunk-sized memory; returns the loss.
 
@@ -132,7 +134,7 @@ def backward_grad_cache(
         for i in order:
             states[i] = rng_state()  # replayed below: same dropout masks
             with torch.set_grad_enabled(i == kept):
-                reps[i] = encode(model, parts[i]).float()
+                reps[i] = encode(model, parts[i], pooling).float()
     loss, grads = embedding_gradients(reps, len(query_parts), temperature, batch.teacher)
     backward(torch.sum(reps[kept] * grads[kept]))
     del reps  # only the gradients are needed from here on
@@ -140,7 +142,7 @@ def backward_grad_cache(
     for i in order[:-1]:
         set_rng_state(states[i])
         with autocast():
-            rep = encode(model, parts[i]).float()
+            rep = encode(model, parts[i], pooling).float()
         backward(torch.sum(rep * grads[i]))
     set_rng_state(rng_after)
     return loss
@@ -152,11 +154,12 @@ def backward_cosent(
     settings: CosentConfig,
     autocast: Callable[[], contextlib.AbstractContextManager],
     backward: Backward = torch.Tensor.backward,
+    pooling: str = "last",
 ) -> float:
     """Encode both sides of the graded pairs with a graph, back-propagate ``settings.weight`` x CoSENT
     (gradients add to the contrastive step's); returns the weighted CoSENT loss."""
     with autocast():
-        first, second = encode(model, pairs.first), encode(model, pairs.second)
+        first, second = encode(model, pairs.first, pooling), encode(model, pairs.second, pooling)
     loss = settings.weight * cosent(first.float(), second.float(), pairs.gold, settings.scale)
     backward(loss)
     return float(loss.detach())
@@ -228,15 +231,25 @@ class StepRunner:
         ``pairs``, the weighted CoSENT loss of :attr:`TrainConfig.cosent` is added (to the loss too)."""
         started = time.time()
         torch.manual_seed(self.config.seed * 1_000_003 + step)
-        optim = self.config.optim
+        optim, pooling = self.config.optim, self.config.model.pooling
         if optim.chunk_size:
             loss = backward_grad_cache(
-                self.encoder, batch, optim.temperature, optim.chunk_size, self.autocast, self.backward
+                self.encoder,
+                batch,
+                optim.temperature,
+                optim.chunk_size,
+                self.autocast,
+                self.backward,
+                pooling,
             )
         else:
-            loss = backward_plain(self.encoder, batch, optim.temperature, self.autocast, self.backward)
+            loss = backward_plain(
+                self.encoder, batch, optim.temperature, self.autocast, self.backward, pooling
+            )
         if pairs is not None:
-            loss += backward_cosent(self.encoder, pairs, self.config.cosent, self.autocast, self.backward)
+            loss += backward_cosent(
+                self.encoder, pairs, self.config.cosent, self.autocast, self.backward, pooling
+            )
         self.update()
         return loss, time.time() - started
 

@@ -1,4 +1,4 @@
-"""The paper's embedder: a decoder LLM, EOS appended, last-token pooling, L2-normalised."""
+"""The paper's embedder: a decoder LLM, EOS appended, last-token pooling (or mean), L2-normalised."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from ..loading import (
     pick_dtype,
     resolve_model,
 )
-from ..packing import PACKED_ATTENTION, last_token_pool_packed, pack_batch
-from ..pooling import last_token_pool
+from ..packing import PACKED_ATTENTION, pack_batch
+from ..pooling import get_pooling
 from ..prompts import get_template
 from ..protocol import check_texts, l2_normalize
 
@@ -42,6 +42,7 @@ class LLMEncoder:
     def __init__(self, config: EmbedderConfig | None = None, *, show_progress: bool | None = None):
         self.config = config = config or EmbedderConfig()
         self.template = get_template(config.template)
+        self.pool_padded, self.pool_packed = get_pooling(config.pooling)
         self.show_progress = show_progress
         if config.threads:
             torch.set_num_threads(config.threads)
@@ -70,6 +71,8 @@ class LLMEncoder:
         parts = [base, config.template]
         if config.num_layers:
             parts.append(f"L{config.num_layers}")
+        if config.pooling != "last":
+            parts.append(f"{config.pooling}-pooled")
         if config.adapter:
             parts.append(f"lora-{adapter_fingerprint(config.adapter)}")
         return "llm:" + "/".join(parts)
@@ -133,9 +136,9 @@ class LLMEncoder:
         inputs = {k: v.to(self.device) for k, v in batch.items()}
         hidden = self.forward_model(**inputs).last_hidden_state
         if packed:
-            pooled = last_token_pool_packed(hidden, inputs["cu_seq_lens_q"])
+            pooled = self.pool_packed(hidden, inputs["cu_seq_lens_q"])
         else:
-            pooled = last_token_pool(hidden, inputs["attention_mask"])
+            pooled = self.pool_padded(hidden, inputs["attention_mask"])
         return l2_normalize(pooled.float().cpu().numpy())
 
 
