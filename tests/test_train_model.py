@@ -188,14 +188,14 @@ def test_a_mean_pooled_run_trains_and_its_adapter_encodes_mean_pooled(tmp_path, 
     from embedder.registry import load_encoder
 
     model, tokenizer = tiny_model(tiny_llm_dir)
-    inputs = batch_for(tokenizer).documents
+    batch = batch_for(tokenizer)
+    inputs = batch.documents
     with torch.no_grad():
         hidden = model(
             input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
         ).last_hidden_state
         mask = inputs["attention_mask"].unsqueeze(-1).float()
         torch.testing.assert_close(encode(model, inputs, "mean"), (hidden * mask).sum(1) / mask.sum(1))
-    batch = batch_for(tokenizer)
     assert backward_plain(model, batch, 0.05, NO_AUTOCAST, pooling="mean") != pytest.approx(
         backward_plain(model, batch, 0.05, NO_AUTOCAST)
     )
