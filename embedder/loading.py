@@ -173,14 +173,18 @@ def pick_device(device: str) -> torch.device:
     return torch.device("cpu")
 
 
-def cpu_has_amx() -> bool:
-    """Whether this CPU has AMX tiles for bf16 (Sapphire Rapids and later), where oneDNN runs bf16
-    matrix products several times faster than fp32 (without them, bf16 is slower than fp32)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags
+def cpu_has_fast_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU multiplies bf16 matrices natively: AMX tiles (Intel Sapphire Rapids and later) or
+    AVX-512 BF16 (AMD Zen 4 and later, Intel Cooper Lake), where oneDNN runs a bf16 matrix product several
+    times faster than fp32 (without either, bf16 is emulated and slower). ``cpuinfo`` defaults to
+    ``/proc/cpuinfo``."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = set(cpuinfo.split())
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:

@@ -194,3 +194,18 @@ def test_one_registry_table_for_encoders_and_benchmark_retrievers():
     assert isinstance(load_model("bm25"), BM25Retriever)
     hybrid = load_model("hybrid:hash")
     assert isinstance(hybrid, HybridRetriever) and hybrid.name == f"hybrid:{load_encoder('hash').name}"
+
+
+@pytest.mark.parametrize(
+    ("flags", "fast"),
+    [
+        ("flags\t\t: fpu sse avx2 avx512f amx_bf16 amx_tile", True),  # Intel Sapphire Rapids
+        ("flags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni", True),  # AMD Zen 4
+        ("flags\t\t: fpu sse avx2 avx512f avx512_vnni", False),  # AVX-512 without bf16
+        ("flags\t\t: fpu sse avx2 xavx512_bf16x", False),  # a flag is a whole word
+    ],
+)
+def test_cpu_has_fast_bf16_reads_the_cpuinfo_flags(flags, fast):
+    from embedder.loading import cpu_has_fast_bf16
+
+    assert cpu_has_fast_bf16(flags) is fast

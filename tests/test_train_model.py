@@ -126,9 +126,10 @@ def test_grad_cache_matches_plain_gradients(tiny_llm_dir):
 def test_bf16_autocast_only_where_it_is_fast_and_the_loss_stays_close_to_fp32(tiny_llm_dir):
     cpu = torch.device("cpu")
     assert uses_bf16(torch.device("cuda"), enabled=True)
-    assert not uses_bf16(cpu, enabled=True, amx=False) and not uses_bf16(cpu, enabled=False, amx=True)
-    assert autocast_for(cpu, enabled=True, amx=False) is contextlib.nullcontext
-    bf16 = autocast_for(cpu, enabled=True, amx=True)
+    assert not uses_bf16(cpu, enabled=True, fast_bf16=False)
+    assert not uses_bf16(cpu, enabled=False, fast_bf16=True)
+    assert autocast_for(cpu, enabled=True, fast_bf16=False) is contextlib.nullcontext
+    bf16 = autocast_for(cpu, enabled=True, fast_bf16=True)
     with bf16():
         assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
     model, tokenizer = tiny_model(tiny_llm_dir)

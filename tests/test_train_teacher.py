@@ -93,6 +93,6 @@ def test_teacher_encodes_under_the_steps_autocast_only_when_asked(mixed_precisio
 
     probe = AutocastProbe()
     config = DistillConfig(teacher="hash", drop_false_negatives=False, mixed_precision=mixed_precision)
-    autocast = autocast_for(torch.device("cpu"), config.mixed_precision, amx=True)
+    autocast = autocast_for(torch.device("cpu"), config.mixed_precision, fast_bf16=True)
     TeacherScorer(config, probe, autocast=autocast).batch_teacher(EXAMPLES)
     assert probe.seen and set(probe.seen) == {mixed_precision}

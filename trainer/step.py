@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from embedder.loading import cpu_has_amx
+from embedder.loading import cpu_has_fast_bf16
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .collate import Batch, ScoredPairs, Teacher
@@ -177,19 +177,20 @@ def embedding_gradients(
     return float(loss.detach()), [leaf.grad for leaf in leaves]
 
 
-def uses_bf16(device: torch.device, enabled: bool, amx: bool | None = None) -> bool:
-    """Whether mixed precision runs bf16 here: on GPUs, and on CPUs with AMX (``amx``, detected when None);
-    other CPUs stay fp32, where bf16 is slower."""
+def uses_bf16(device: torch.device, enabled: bool, fast_bf16: bool | None = None) -> bool:
+    """Whether mixed precision runs bf16 here: on GPUs, and on CPUs with native bf16 matrix products
+    (``fast_bf16``, detected when None); other CPUs stay fp32, where bf16 is slower."""
     if not enabled:
         return False
-    return device.type == "cuda" or (device.type == "cpu" and (cpu_has_amx() if amx is None else amx))
+    native = cpu_has_fast_bf16() if fast_bf16 is None else fast_bf16
+    return device.type == "cuda" or (device.type == "cpu" and native)
 
 
 def autocast_for(
-    device: torch.device, enabled: bool, amx: bool | None = None
+    device: torch.device, enabled: bool, fast_bf16: bool | None = None
 ) -> Callable[[], contextlib.AbstractContextManager]:
     """bf16 autocast where :func:`uses_bf16`; the loss itself is always computed in fp32."""
-    if uses_bf16(device, enabled, amx):
+    if uses_bf16(device, enabled, fast_bf16):
         return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext
 
