@@ -162,6 +162,7 @@ def test_resume_continues_the_same_schedule(tmp_path, tiny_llm_dir):
     straight = train(config(tmp_path / "a"), progress=False)
     stopped = train(config(tmp_path / "b"), progress=False, stop_after=2)
     assert stopped.steps == 2 and "steps: 2 of 4" in (stopped.adapter_dir / "README.md").read_text()
+    assert train(config(tmp_path / "b"), progress=False, stop_after=1).steps == 2  # a rerun earlier chunk
     resumed = train(config(tmp_path / "b"), progress=False)
     logs = [
         [json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]

@@ -66,7 +66,8 @@ def train(config: TrainConfig, progress: bool = True, stop_after: int | None = N
     """Run (or resume) training as configured; writes the adapter, its ``embedder.json`` and model card.
 
     ``stop_after`` ends early at that step with a checkpoint and the adapter as it stands (a long
-    CPU run split over sessions); the next call resumes on the same schedule.
+    CPU run split over sessions); the next call resumes on the same schedule. A ``stop_after`` the
+    checkpoint has passed trains nothing.
     """
     started = time.time()
     run = setup(config)
@@ -74,7 +75,8 @@ def train(config: TrainConfig, progress: bool = True, stop_after: int | None = N
     step, earlier_seconds = 0, 0.0
     if checkpoint.is_dir():
         step, earlier_seconds = run.steps.load(checkpoint)
-    last = min(config.optim.max_steps, stop_after or config.optim.max_steps)
+    # a rerun chunk of a loop that already went past it is a no-op, never a rewind of the checkpoint
+    last = max(step, min(config.optim.max_steps, stop_after or config.optim.max_steps))
 
     def elapsed() -> float:
         return earlier_seconds + time.time() - started
